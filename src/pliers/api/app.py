@@ -1,0 +1,54 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pliers import __version__
+from pliers.api import envelope, events, health
+from pliers.api.limits import BodySizeLimit
+from pliers.runtime import Runtime
+from pliers.settings import Settings, load_settings
+
+ROUTERS = [health.router, events.router]
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the ASGI app.
+
+    Given a ``runtime`` (tests, embedding), the app uses it and leaves closing it to the caller;
+    otherwise the app starts its own runtime from ``settings`` on startup and closes it on shutdown.
+    """
+    settings = runtime.settings if runtime is not None else settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        started = await Runtime.start(settings)
+        app.state.runtime = started
+        try:
+            yield
+        finally:
+            await started.close()
+
+    app = FastAPI(
+        title="Pliers",
+        version=__version__,
+        summary="Event-sourced forms platform",
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime  # usable without the lifespan (httpx ASGITransport)
+    envelope.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    logging.getLogger("pliers").setLevel(settings.log_level.upper())
+    return app

@@ -1,0 +1,105 @@
+"""The JSON envelope every response is wrapped in, and the handlers that produce it for errors.
+
+Route handlers return :func:`ok` and raise :class:`pliers.errors.PliersError`; they contain no
+try/except for expected errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pydantic_core
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from pliers.errors import PliersError
+
+log = logging.getLogger("pliers.api")
+
+_HTTP_CODES = {
+    400: "INVALID_JSON",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+class JSONResponse(Response):
+    """A JSON response rendered by pydantic-core (fast, and knows datetimes)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return pydantic_core.to_json(content)
+
+
+def ok(data: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse({"success": True, "data": data}, status_code=status_code)
+
+
+def failure(status_code: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return JSONResponse({"success": False, "error": error}, status_code=status_code)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def validation_details(errors: list[Any]) -> list[dict[str, str]]:
+    return [
+        {"field": _field_name(tuple(e.get("loc", ()))), "rule": e["type"], "message": e["msg"]}
+        for e in errors
+    ]
+
+
+async def _pliers_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PliersError)
+    if exc.status_code >= 500 and exc.code == "INTERNAL_ERROR":
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return failure(500, "INTERNAL_ERROR", "internal server error")
+    return failure(exc.status_code, exc.code, exc.message, exc.details)
+
+
+async def _request_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        reason = next(e for e in errors if e.get("type") == "json_invalid")
+        context = reason.get("ctx", {}).get("error", "malformed JSON")
+        return failure(400, "INVALID_JSON", f"request body is not valid JSON: {context}")
+    details = validation_details(errors)
+    fields = ", ".join(dict.fromkeys(d["field"] for d in details))
+    return failure(400, "VALIDATION_ERROR", f"Request validation failed: {fields}", details)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    if exc.status_code == 404:
+        message = f"no route for {request.method} {request.url.path}"
+    elif exc.status_code == 400:
+        message = "request body could not be parsed as JSON"
+    else:
+        message = str(exc.detail)
+    return failure(exc.status_code, code, message)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return failure(500, "INTERNAL_ERROR", "internal server error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into the envelope."""
+    app.add_exception_handler(PliersError, _pliers_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

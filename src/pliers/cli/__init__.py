@@ -1,0 +1,158 @@
+"""The ``pliers`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from pliers import __version__
+from pliers.errors import PliersError
+from pliers.settings import Settings, load_settings
+from pliers.storage import open_store
+
+app = typer.Typer(
+    name="pliers",
+    help="Pliers: an event-sourced forms platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="sqlite:///path.db or postgresql://... [env PLIERS_DATABASE_URL]"),
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except PliersError as e:
+        raise _fail(e.message, 2) from None
+
+
+def _export(settings: Settings, **overrides: object) -> None:
+    """Hand CLI overrides to server worker processes, which read the environment."""
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"PLIERS_{name.upper()}"] = str(value)
+
+
+async def _migrate(settings: Settings) -> list[str]:
+    store = await open_store(settings.database_url, migrate=False, pool_min=1, pool_max=2)
+    try:
+        return await store.migrate()
+    finally:
+        await store.close()
+
+
+@app.command()
+def migrate(database_url: DatabaseOpt = None) -> None:
+    """Apply the SQL migrations that are not yet applied."""
+    settings = _settings(database_url=database_url)
+    try:
+        applied = asyncio.run(_migrate(settings))
+    except PliersError as e:
+        raise _fail(e.message) from None
+    backend = settings.database.backend
+    if applied:
+        for name in applied:
+            err.print(f"applied {name} ({backend})", highlight=False)
+    else:
+        err.print(f"nothing to apply: {backend} database is up to date", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind [env PLIERS_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind [env PLIERS_PORT]")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes [env PLIERS_WORKERS]")
+    ] = None,
+    database_url: DatabaseOpt = None,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help="redis://... [env PLIERS_REDIS_URL]")
+    ] = None,
+    migrate: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations on start")
+    ] = True,
+) -> None:
+    """Start the HTTP and WebSocket server."""
+    overrides: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "migrate_on_start": None if migrate else False,
+    }
+    settings = _settings(**overrides)
+    if settings.workers > 1 and settings.database.backend == "sqlite":
+        raise _fail("--workers above 1 needs PostgreSQL: set PLIERS_DATABASE_URL=postgresql://...", 2)
+    # Check the store (and migrate once) before any worker starts, so a bad setting is one line.
+    try:
+        if settings.migrate_on_start:
+            asyncio.run(_migrate(settings))
+        else:
+            asyncio.run(_check(settings))
+    except PliersError as e:
+        raise _fail(e.message) from None
+    _export(settings, **overrides)
+
+    import uvicorn
+
+    err.print(
+        f"Pliers {__version__} on http://{settings.host}:{settings.port} "
+        f"({settings.database.backend}, {settings.workers} worker(s))",
+        highlight=False,
+    )
+    uvicorn.run(
+        "pliers.api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        ws_max_size=settings.max_body_bytes,
+    )
+
+
+async def _check(settings: Settings) -> None:
+    store = await open_store(settings.database_url, migrate=False, pool_min=1, pool_max=1)
+    try:
+        await store.ping()
+    finally:
+        await store.close()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
+    )
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

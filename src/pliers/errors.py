@@ -1,0 +1,80 @@
+"""The one error hierarchy of Pliers.
+
+Every error a client can cause is a :class:`PliersError` that knows its HTTP status and its
+machine-readable code; :mod:`pliers.api.envelope` turns any of them into the JSON envelope.
+Adapters translate driver errors into these types (``raise ... from e``), so nothing above the
+storage layer ever sees an asyncpg or sqlite3 exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PliersError(Exception):
+    """Root of every error Pliers raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ValidationError(PliersError):
+    """Input that breaks a rule. ``details`` lists ``{field, rule, message}`` per failure."""
+
+    status_code = 400
+    code = "VALIDATION_ERROR"
+
+
+class InvalidJSON(PliersError):
+    status_code = 400
+    code = "INVALID_JSON"
+
+
+class NotFound(PliersError):
+    status_code = 404
+    code = "NOT_FOUND"
+
+
+class Conflict(PliersError):
+    status_code = 409
+    code = "CONFLICT"
+
+
+class SequenceConflict(Conflict):
+    """A sequence number already used in its aggregate, or an ``expectedVersion`` mismatch."""
+
+    code = "SEQUENCE_CONFLICT"
+
+
+class DuplicateEvent(Conflict):
+    """An event id that is already stored with different content."""
+
+    code = "DUPLICATE_EVENT"
+
+
+class PayloadTooLarge(PliersError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(PliersError):
+    status_code = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class ServiceUnavailable(PliersError):
+    """A backing service (the database) cannot be reached."""
+
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
+
+
+class ConfigurationError(PliersError):
+    """A setting that cannot work; raised before the server starts."""
+
+    code = "CONFIGURATION_ERROR"

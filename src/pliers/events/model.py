@@ -1,0 +1,245 @@
+"""Events as clients send them and as the store returns them.
+
+This module is domain code: it imports no web framework, driver or cache client.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic.alias_generators import to_camel
+
+from pliers.errors import ValidationError
+
+#: Lower-case dotted name with at least two segments: ``form.created``.
+TYPE_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$"
+#: Characters allowed in ids that appear in URL paths.
+ID_PATTERN = r"^[A-Za-z0-9._:@-]+$"
+MAX_BIGINT = 2**63 - 1
+MAX_INT = 2**31 - 1
+MAX_BATCH = 1000
+MAX_QUERY_LIMIT = 1000
+
+EventType = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=TYPE_PATTERN)]
+AggregateId = Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=ID_PATTERN)]
+EventId = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=ID_PATTERN)]
+SequenceNumber = Annotated[StrictInt, Field(ge=0, le=MAX_BIGINT)]
+ShortText = Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
+AggregateType = Annotated[StrictStr, Field(min_length=1, max_length=50, pattern=r"^[^\x00]*$")]
+
+
+class _Wire(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown keys are refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class NewEvent(_Wire):
+    """An event to append, as a client sends it."""
+
+    type: EventType
+    aggregate_id: AggregateId
+    id: EventId | None = None
+    sequence_number: SequenceNumber | None = None
+    expected_version: SequenceNumber | None = None
+    aggregate_type: AggregateType | None = None
+    version: Annotated[StrictInt, Field(ge=1, le=MAX_INT)] = 1
+    timestamp: AwareDatetime | None = None
+    correlation_id: ShortText | None = None
+    causation_id: ShortText | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    def resolved(self) -> NewEvent:
+        """The event with server defaults filled in: an id and an aggregate type."""
+        return self.model_copy(
+            update={
+                "id": self.id or str(uuid.uuid4()),
+                "aggregate_type": self.aggregate_type or self.type.split(".", 1)[0],
+            }
+        )
+
+    def fingerprint(self) -> str:
+        """A digest of what the client said, so a re-sent event can be told from a different one.
+
+        ``expectedVersion`` is left out on purpose: a retry of a stored event is a duplicate even
+        though the aggregate has moved on since.
+        """
+        content: dict[str, Any] = {
+            "type": self.type,
+            "aggregateId": self.aggregate_id,
+            "aggregateType": self.aggregate_type or self.type.split(".", 1)[0],
+            "version": self.version,
+            "metadata": self.metadata,
+            "payload": self.payload,
+        }
+        if self.sequence_number is not None:
+            content["sequenceNumber"] = self.sequence_number
+        if self.timestamp is not None:
+            content["timestamp"] = format_time(self.timestamp)
+        if self.correlation_id is not None:
+            content["correlationId"] = self.correlation_id
+        if self.causation_id is not None:
+            content["causationId"] = self.causation_id
+        raw = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class PublishRequest(_Wire):
+    event: NewEvent
+
+
+class BatchRequest(_Wire):
+    events: Annotated[list[NewEvent], Field(min_length=1, max_length=MAX_BATCH)]
+
+    @model_validator(mode="after")
+    def _distinct_ids(self) -> BatchRequest:
+        seen: set[str] = set()
+        for e in self.events:
+            if e.id is not None:
+                if e.id in seen:
+                    raise ValueError(f"event id {e.id!r} appears more than once in the batch")
+                seen.add(e.id)
+        return self
+
+
+class TimestampRange(_Wire):
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+
+
+class EventQuery(_Wire):
+    """Filters for ``POST /v1/events/events/query``; all optional and combined with AND."""
+
+    event_types: list[EventType] | None = None
+    exclude_event_types: list[EventType] | None = None
+    aggregate_ids: list[AggregateId] | None = None
+    aggregate_types: list[AggregateType] | None = None
+    correlation_id: ShortText | None = None
+    timestamp_range: TimestampRange | None = None
+    after_position: SequenceNumber | None = None
+    cursor: StrictStr | None = None
+    limit: Annotated[StrictInt, Field(ge=1, le=MAX_QUERY_LIMIT)] = 100
+
+    def start_position(self) -> int:
+        """The position to read after: the later of ``afterPosition`` and the cursor's."""
+        start = self.after_position or 0
+        if self.cursor is not None:
+            start = max(start, decode_cursor(self.cursor))
+        return start
+
+
+class QueryRequest(_Wire):
+    query: EventQuery = Field(default_factory=EventQuery)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the store holds it."""
+
+    id: str
+    type: str
+    aggregate_id: str
+    aggregate_type: str
+    sequence_number: int
+    version: int
+    timestamp: datetime
+    recorded_at: datetime
+    correlation_id: str | None
+    causation_id: str | None
+    metadata: dict[str, Any]
+    payload: dict[str, Any]
+    position: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "aggregateId": self.aggregate_id,
+            "aggregateType": self.aggregate_type,
+            "sequenceNumber": self.sequence_number,
+            "version": self.version,
+            "timestamp": format_time(self.timestamp),
+            "recordedAt": format_time(self.recorded_at),
+            "correlationId": self.correlation_id,
+            "causationId": self.causation_id,
+            "metadata": self.metadata,
+            "payload": self.payload,
+            "position": self.position,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append reports back for one event."""
+
+    event_id: str
+    sequence_number: int
+    position: int
+    recorded_at: datetime
+    duplicate: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "eventId": self.event_id,
+            "published": True,
+            "sequenceNumber": self.sequence_number,
+            "position": self.position,
+            "recordedAt": format_time(self.recorded_at),
+        }
+        if self.duplicate:
+            wire["duplicate"] = True
+        return wire
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPage:
+    events: list[StoredEvent]
+    has_more: bool
+
+    @property
+    def next_cursor(self) -> str | None:
+        if not self.has_more or not self.events:
+            return None
+        return encode_cursor(self.events[-1].position)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "events": [e.to_wire() for e in self.events],
+            "hasMore": self.has_more,
+            "nextCursor": self.next_cursor,
+        }
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, e.g. ``2026-11-25T16:00:00.000000Z``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"p:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        position = int(value)
+        if kind != "p" or position < 0:
+            raise ValueError(cursor)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as e:
+        raise ValidationError(
+            "Query validation failed: cursor is not one this server issued",
+            details=[{"field": "query.cursor", "rule": "cursor", "message": "unknown cursor"}],
+        ) from e
+    return position

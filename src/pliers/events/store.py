@@ -1,0 +1,60 @@
+"""The event store port: what every storage adapter provides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from pliers.events.model import AppendResult, EventQuery, NewEvent, QueryPage, StoredEvent
+
+
+class Transaction(Protocol):
+    """A unit of work: appends and other writes that commit or roll back together.
+
+    ``connection`` is the adapter's own connection (asyncpg or sqlite), for engines that keep a
+    read model next to their events; ``append`` must be called last, because it takes the lock that
+    orders positions and holds it until commit.
+    """
+
+    @property
+    def connection(self) -> Any: ...
+
+    async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]: ...
+
+
+class EventStore(Protocol):
+    """Append-only storage of events with a global, gap-safe position."""
+
+    backend: str
+
+    async def migrate(self) -> list[str]:
+        """Apply the migrations not yet recorded; returns the names applied."""
+        ...
+
+    async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
+        """Append atomically: all events are stored, or none and an error is raised."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    async def read_aggregate(
+        self,
+        aggregate_id: str,
+        *,
+        from_sequence: int | None = None,
+        to_sequence: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]: ...
+
+    async def query(self, query: EventQuery) -> QueryPage: ...
+
+    async def head_position(self) -> int:
+        """The highest committed position (0 when the store is empty)."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise :class:`pliers.errors.ServiceUnavailable` when the database cannot be reached."""
+        ...
+
+    async def close(self) -> None: ...

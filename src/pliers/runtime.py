@@ -1,0 +1,58 @@
+"""What a running Pliers process holds: settings, the store and the services built on it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pliers.events.service import EventService
+from pliers.events.store import EventStore
+from pliers.settings import Settings
+from pliers.storage import open_store
+
+#: A named health check: returns details, raises when the dependency is down.
+HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: EventStore
+    events: EventService
+    #: checks whose failure makes the platform ``unhealthy`` (the database)
+    critical_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    #: checks whose failure only makes it ``degraded`` (the cache, the broker)
+    optional_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @classmethod
+    def for_store(cls, settings: Settings, store: EventStore) -> Runtime:
+        runtime = cls(settings=settings, store=store, events=EventService(store))
+
+        async def database() -> dict[str, Any]:
+            await store.ping()
+            return {"backend": store.backend}
+
+        runtime.critical_checks["database"] = database
+        return runtime
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Runtime:
+        store = await open_store(
+            settings.database_url,
+            migrate=settings.migrate_on_start,
+            pool_min=settings.db_pool_min,
+            pool_max=settings.db_pool_max,
+        )
+        runtime = cls.for_store(settings, store)
+        runtime.on_close(store.close)
+        return runtime
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Register something to close at shutdown; closed in reverse order."""
+        self._closers.append(closer)
+
+    async def close(self) -> None:
+        while self._closers:
+            await self._closers.pop()()

@@ -1,0 +1,101 @@
+"""Settings: one typed object, read from ``PLIERS_*`` environment variables in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pliers.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite:///pliers.db"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseURL:
+    """A parsed ``PLIERS_DATABASE_URL``: which backend, and where."""
+
+    backend: Literal["sqlite", "postgres"]
+    url: str
+    sqlite_path: Path | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseURL:
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme == "sqlite":
+            rest = url[len("sqlite://") :]
+            if not rest.startswith("/") or rest == "/":
+                raise ConfigurationError(
+                    f"PLIERS_DATABASE_URL {url!r}: a SQLite URL is sqlite:///relative/path.db "
+                    "or sqlite:////absolute/path.db"
+                )
+            # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db"
+            return cls("sqlite", url, Path(rest[1:]))
+        if scheme in ("postgresql", "postgres"):
+            parts = urlsplit(url)
+            try:
+                parts.port  # noqa: B018 -- urlsplit validates the port lazily
+            except ValueError as e:
+                raise ConfigurationError(f"PLIERS_DATABASE_URL {url!r}: {e}") from e
+            if not parts.hostname and "host=" not in parts.query:
+                raise ConfigurationError(
+                    f"PLIERS_DATABASE_URL {url!r}: a PostgreSQL URL needs a host, "
+                    "e.g. postgresql://postgres@127.0.0.1:5432/pliers"
+                )
+            return cls("postgres", url)
+        raise ConfigurationError(
+            f"PLIERS_DATABASE_URL {url!r}: unsupported scheme {scheme or '(none)'!r}; "
+            "use sqlite:///path.db or postgresql://user@host:port/db"
+        )
+
+
+class Settings(BaseSettings):
+    """Everything Pliers can be told. CLI flags override the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PLIERS_", extra="ignore", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    migrate_on_start: bool = True
+    db_pool_min: int = Field(default=2, ge=0)
+    db_pool_max: int = Field(default=20, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    sendgrid_api_key: str | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com/v3"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+    @property
+    def database(self) -> DatabaseURL:
+        return DatabaseURL.parse(self.database_url)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment, apply non-None overrides, and check the result.
+
+    Raises :class:`ConfigurationError` with a one-line message naming the bad setting.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        settings = Settings(**given)  # type: ignore[arg-type]  # keys are checked by pydantic
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "PLIERS_" + str(first["loc"][0]).upper() if first["loc"] else "PLIERS_*"
+        raise ConfigurationError(f"{name}: {first['msg']}") from e
+    settings.database  # noqa: B018 -- parse now so a bad URL fails before anything starts
+    return settings

@@ -1,0 +1,320 @@
+"""PostgreSQL adapter of the event store, through an asyncpg pool."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from pliers.errors import (
+    ConfigurationError,
+    DuplicateEvent,
+    PliersError,
+    SequenceConflict,
+    ServiceUnavailable,
+    ValidationError,
+)
+from pliers.events.model import AppendResult, EventQuery, NewEvent, QueryPage, StoredEvent
+from pliers.storage import migrations
+
+_COLUMNS = (
+    'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
+    "recorded_at, correlation_id, causation_id, metadata, payload"
+)
+_APPEND = (
+    "SELECT id, sequence_number, position, recorded_at, duplicate FROM pliers_append("
+    "$1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::int[], "
+    "$8::timestamptz[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::text[])"
+)
+_MIGRATION_LOCK = 0x706C69657273  # "pliers": one migrator at a time across processes
+
+#: Errors that mean the server is gone or refusing us, not that the request was wrong.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.InterfaceError,
+)
+#: Errors raised when text cannot be stored (NUL characters, unpaired surrogates).
+UNSTORABLE_TEXT: tuple[type[BaseException], ...] = (
+    UnicodeEncodeError,
+    asyncpg.UntranslatableCharacterError,
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.InvalidTextRepresentationError,
+)
+
+
+def translate(e: BaseException) -> PliersError | None:
+    """The Pliers error a driver error stands for, or None when it is a bug."""
+    if isinstance(e, UNSTORABLE_TEXT):
+        return ValidationError(
+            "Event validation failed: text contains characters the store cannot hold "
+            "(NUL or an unpaired surrogate)",
+            details=[{"field": "event", "rule": "text", "message": str(e).splitlines()[0]}],
+        )
+    if isinstance(e, asyncpg.PostgresError):
+        state = getattr(e, "sqlstate", None)
+        message = getattr(e, "message", None) or str(e)
+        if state == "PL409":
+            detail = getattr(e, "detail", None)
+            return SequenceConflict(message, details=json.loads(detail) if detail else None)
+        if state == "PL410":
+            return DuplicateEvent(message)
+        if isinstance(e, asyncpg.UniqueViolationError):
+            if e.constraint_name == "events_id_key":
+                return DuplicateEvent("an event id in the request is already stored")
+            if e.constraint_name == "events_aggregate_sequence_key":
+                return SequenceConflict(
+                    "sequence conflict: two events of the request claim the same sequence number"
+                )
+    if isinstance(e, UNAVAILABLE):
+        return ServiceUnavailable("the database is unreachable")
+    return None
+
+
+def _where(url: str) -> str:
+    """Host, port and database of ``url``, without credentials."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except PliersError:
+        raise
+    except Exception as e:
+        mapped = translate(e)
+        if mapped is None:
+            raise
+        raise mapped from e
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _event_from_row(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        id=row["id"],
+        type=row["type"],
+        aggregate_id=row["aggregate_id"],
+        aggregate_type=row["aggregate_type"],
+        sequence_number=row["sequence_number"],
+        version=row["version"],
+        timestamp=row["timestamp"],
+        recorded_at=row["recorded_at"],
+        correlation_id=row["correlation_id"],
+        causation_id=row["causation_id"],
+        metadata=row["metadata"],
+        payload=row["payload"],
+        position=row["position"],
+    )
+
+
+def _append_args(events: Sequence[NewEvent]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(13)]
+    for raw in events:
+        e = raw.resolved()
+        for column, value in zip(
+            columns,
+            (
+                e.id,
+                e.type,
+                e.aggregate_id,
+                e.aggregate_type,
+                e.sequence_number,
+                e.expected_version,
+                e.version,
+                e.timestamp,
+                e.correlation_id,
+                e.causation_id,
+                e.metadata,
+                e.payload,
+                raw.fingerprint(),
+            ),
+            strict=True,
+        ):
+            column.append(value)
+    return columns
+
+
+async def _append(conn: asyncpg.Connection, events: Sequence[NewEvent]) -> list[AppendResult]:
+    async with _translated():
+        rows = await conn.fetch(_APPEND, *_append_args(events))
+    return [AppendResult(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+class PostgresTransaction:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    @property
+    def connection(self) -> asyncpg.Connection:
+        return self._conn
+
+    async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
+        return await _append(self._conn, events)
+
+
+class PostgresEventStore:
+    backend = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, min_size: int = 2, max_size: int = 20, migrate: bool = True
+    ) -> PostgresEventStore:
+        try:
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=min(min_size, max_size),
+                max_size=max_size,
+                init=_init_connection,
+                server_settings={"timezone": "UTC", "application_name": "pliers"},
+                timeout=10,
+            )
+        except (*UNAVAILABLE, TimeoutError) as e:
+            raise ServiceUnavailable(
+                f"cannot connect to PostgreSQL at {_where(url)}: {e or type(e).__name__}"
+            ) from e
+        except (asyncpg.PostgresError, ValueError) as e:
+            raise ConfigurationError(f"PostgreSQL at {_where(url)} refused: {e}") from e
+        store = cls(pool)
+        if migrate:
+            await store.migrate()
+        return store
+
+    async def migrate(self) -> list[str]:
+        """Apply the migrations not yet recorded; returns the names applied."""
+        return await apply_migrations(self.pool)
+
+    async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
+        async with _translated(), self.pool.acquire() as conn:
+            return await _append(conn, events)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
+        async with _translated(), self.pool.acquire() as conn, conn.transaction():
+            yield PostgresTransaction(conn)
+
+    async def read_aggregate(
+        self,
+        aggregate_id: str,
+        *,
+        from_sequence: int | None = None,
+        to_sequence: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        sql = f"SELECT {_COLUMNS} FROM events WHERE aggregate_id = $1"
+        args: list[Any] = [aggregate_id]
+        if from_sequence is not None:
+            args.append(from_sequence)
+            sql += f" AND sequence_number >= ${len(args)}"
+        if to_sequence is not None:
+            args.append(to_sequence)
+            sql += f" AND sequence_number <= ${len(args)}"
+        sql += " ORDER BY sequence_number"
+        if limit is not None:
+            args.append(limit)
+            sql += f" LIMIT ${len(args)}"
+        async with _translated():
+            rows = await self.pool.fetch(sql, *args)
+        return [_event_from_row(r) for r in rows]
+
+    async def query(self, query: EventQuery) -> QueryPage:
+        where = ["position > $1"]
+        args: list[Any] = [query.start_position()]
+
+        def bind(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if query.event_types is not None:
+            where.append(f"type = ANY({bind(query.event_types)}::text[])")
+        if query.exclude_event_types:
+            where.append(f"type <> ALL({bind(query.exclude_event_types)}::text[])")
+        if query.aggregate_ids is not None:
+            where.append(f"aggregate_id = ANY({bind(query.aggregate_ids)}::text[])")
+        if query.aggregate_types is not None:
+            where.append(f"aggregate_type = ANY({bind(query.aggregate_types)}::text[])")
+        if query.correlation_id is not None:
+            where.append(f"correlation_id = {bind(query.correlation_id)}")
+        if query.timestamp_range is not None:
+            if query.timestamp_range.from_ is not None:
+                where.append(f'"timestamp" >= {bind(query.timestamp_range.from_)}')
+            if query.timestamp_range.to is not None:
+                where.append(f'"timestamp" <= {bind(query.timestamp_range.to)}')
+        sql = (
+            f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} "
+            f"ORDER BY position LIMIT {bind(query.limit + 1)}"
+        )
+        async with _translated():
+            rows = await self.pool.fetch(sql, *args)
+        events = [_event_from_row(r) for r in rows[: query.limit]]
+        return QueryPage(events, has_more=len(rows) > query.limit)
+
+    async def head_position(self) -> int:
+        async with _translated():
+            value = await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        return int(value)
+
+    async def ping(self) -> None:
+        async with _translated():
+            await self.pool.fetchval("SELECT 1", timeout=5)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def apply_migrations(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> list[str]:
+    """Apply pending migrations under an advisory lock, each in its own transaction."""
+    applied: list[str] = []
+    async with _translated(), _connection(pool_or_conn) as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS pliers_migrations ("
+                " name text PRIMARY KEY, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["name"] for r in await conn.fetch("SELECT name FROM pliers_migrations")}
+            for m in migrations.load("postgres"):
+                if m.name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute(
+                        "INSERT INTO pliers_migrations (name, checksum) VALUES ($1, $2)",
+                        m.name,
+                        m.checksum,
+                    )
+                applied.append(m.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied
+
+
+@asynccontextmanager
+async def _connection(
+    pool_or_conn: asyncpg.Pool | asyncpg.Connection,
+) -> AsyncIterator[asyncpg.Connection]:
+    if isinstance(pool_or_conn, asyncpg.Pool):
+        async with pool_or_conn.acquire() as conn:
+            yield conn
+    else:
+        yield pool_or_conn

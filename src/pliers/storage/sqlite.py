@@ -1,0 +1,359 @@
+"""SQLite adapter of the event store: the embedded default, one file, one process.
+
+Writes are serialised twice over: an asyncio lock inside the process, and ``BEGIN IMMEDIATE``
+between processes sharing the file. Reads use a second connection, which in WAL mode sees only
+committed data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from pliers.errors import (
+    DuplicateEvent,
+    PliersError,
+    SequenceConflict,
+    ServiceUnavailable,
+    ValidationError,
+)
+from pliers.events.model import (
+    AppendResult,
+    EventQuery,
+    NewEvent,
+    QueryPage,
+    StoredEvent,
+    format_time,
+)
+from pliers.events.sequencing import assign_sequences
+from pliers.storage import migrations
+
+_COLUMNS = (
+    'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
+    "recorded_at, correlation_id, causation_id, metadata, payload"
+)
+_INSERT = (
+    "INSERT INTO events (id, type, aggregate_id, aggregate_type, sequence_number, version,"
+    ' "timestamp", recorded_at, correlation_id, causation_id, metadata, payload, fingerprint)'
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING position"
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _event_from_row(row: sqlite3.Row) -> StoredEvent:
+    return StoredEvent(
+        position=row[0],
+        id=row[1],
+        type=row[2],
+        aggregate_id=row[3],
+        aggregate_type=row[4],
+        sequence_number=row[5],
+        version=row[6],
+        timestamp=_parse_time(row[7]),
+        recorded_at=_parse_time(row[8]),
+        correlation_id=row[9],
+        causation_id=row[10],
+        metadata=json.loads(row[11]),
+        payload=json.loads(row[12]),
+    )
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except PliersError:
+        raise
+    except UnicodeEncodeError as e:
+        raise ValidationError(
+            "Event validation failed: text contains characters the store cannot hold "
+            "(an unpaired surrogate)",
+            details=[{"field": "event", "rule": "text", "message": str(e)}],
+        ) from e
+    except sqlite3.IntegrityError as e:
+        text = str(e)
+        if "events.aggregate_id, events.sequence_number" in text:
+            raise SequenceConflict(
+                "sequence conflict: two events of the request claim the same sequence number"
+            ) from e
+        if "events.id" in text:
+            raise DuplicateEvent("an event id in the request is already stored") from e
+        raise
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "unable to open" in str(e) or "disk I/O" in str(e):
+            raise ServiceUnavailable(f"the database is unavailable: {e}") from e
+        raise
+
+
+def _placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> list[AppendResult]:
+    """Append inside an open write transaction on ``conn``."""
+    resolved = [e.resolved() for e in events]
+    fingerprints = [e.fingerprint() for e in events]
+    ids = [e.id for e in resolved]
+    async with conn.execute(
+        "SELECT id, fingerprint, sequence_number, position, recorded_at FROM events "
+        f"WHERE id IN ({_placeholders(len(ids))})",
+        ids,
+    ) as cursor:
+        existing = {row[0]: row for row in await cursor.fetchall()}
+    if existing:
+        identical = all(
+            e.id in existing and existing[e.id][1] == fp
+            for e, fp in zip(resolved, fingerprints, strict=True)
+        )
+        if identical:
+            return [
+                AppendResult(row[0], row[2], row[3], _parse_time(row[4]), duplicate=True)
+                for row in (existing[e.id] for e in resolved)  # type: ignore[index]
+            ]
+        listed = ", ".join(repr(i) for i in existing)
+        raise DuplicateEvent(f"event id {listed} is already stored with different content")
+
+    aggregates = sorted({e.aggregate_id for e in resolved})
+    async with conn.execute(
+        "SELECT aggregate_id, max(sequence_number) FROM events "
+        f"WHERE aggregate_id IN ({_placeholders(len(aggregates))}) GROUP BY aggregate_id",
+        aggregates,
+    ) as cursor:
+        heads = {row[0]: row[1] for row in await cursor.fetchall()}
+    sequences = assign_sequences(resolved, heads)
+
+    for e, seq in zip(resolved, sequences, strict=True):
+        if e.sequence_number is None or seq > heads.get(e.aggregate_id, 0):
+            continue  # numbers above the stored head cannot clash with stored ones
+        async with conn.execute(
+            "SELECT 1 FROM events WHERE aggregate_id = ? AND sequence_number = ?",
+            (e.aggregate_id, seq),
+        ) as cursor:
+            if await cursor.fetchone() is not None:
+                raise SequenceConflict(
+                    f"sequence conflict: sequence number {seq} is already used in aggregate "
+                    f"{e.aggregate_id!r}",
+                    details={"aggregateId": e.aggregate_id, "sequenceNumber": seq},
+                )
+
+    now = datetime.now(UTC)
+    recorded = format_time(now)
+    results: list[AppendResult] = []
+    for e, seq, fp in zip(resolved, sequences, fingerprints, strict=True):
+        async with conn.execute(
+            _INSERT,
+            (
+                e.id,
+                e.type,
+                e.aggregate_id,
+                e.aggregate_type,
+                seq,
+                e.version,
+                format_time(e.timestamp or now),
+                recorded,
+                e.correlation_id,
+                e.causation_id,
+                _dumps(e.metadata),
+                _dumps(e.payload),
+                fp,
+            ),
+        ) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None  # RETURNING always yields the inserted row
+        results.append(AppendResult(e.id, seq, row[0], now))  # type: ignore[arg-type]
+    return results
+
+
+class SqliteTransaction:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        return self._conn
+
+    async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
+        async with _translated():
+            return await _append(self._conn, events)
+
+
+async def _open(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None, timeout=30)
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA synchronous=NORMAL")
+    await conn.execute("PRAGMA foreign_keys=ON")
+    await conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class SqliteEventStore:
+    backend = "sqlite"
+
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, path: Path | str, *, migrate: bool = True) -> SqliteEventStore:
+        path = Path(path)
+        try:
+            if path.parent != Path():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            writer = await _open(path)
+            reader = await _open(path)
+        except (OSError, sqlite3.Error) as e:
+            raise ServiceUnavailable(f"cannot open SQLite database {str(path)!r}: {e}") from e
+        store = cls(writer, reader)
+        if migrate:
+            await store.migrate()
+        return store
+
+    async def migrate(self) -> list[str]:
+        applied: list[str] = []
+        async with self._write_lock:
+            conn = self._writer
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS pliers_migrations (name TEXT PRIMARY KEY,"
+                " checksum TEXT NOT NULL, applied_at TEXT NOT NULL"
+                " DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
+            )
+            for m in migrations.load("sqlite"):
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    async with conn.execute(
+                        "SELECT 1 FROM pliers_migrations WHERE name = ?", (m.name,)
+                    ) as cursor:
+                        done = await cursor.fetchone() is not None
+                    if not done:
+                        for statement in _statements(m.sql):
+                            await conn.execute(statement)
+                        await conn.execute(
+                            "INSERT INTO pliers_migrations (name, checksum) VALUES (?, ?)",
+                            (m.name, m.checksum),
+                        )
+                        applied.append(m.name)
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+        return applied
+
+    async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
+        async with self.transaction() as tx:
+            return await tx.append(events)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        async with _translated(), self._write_lock:
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTransaction(conn)
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    async def _fetch(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
+        async with _translated(), self._reader.execute(sql, args) as cursor:
+            return list(await cursor.fetchall())
+
+    async def read_aggregate(
+        self,
+        aggregate_id: str,
+        *,
+        from_sequence: int | None = None,
+        to_sequence: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        sql = f"SELECT {_COLUMNS} FROM events WHERE aggregate_id = ?"
+        args: list[Any] = [aggregate_id]
+        if from_sequence is not None:
+            sql += " AND sequence_number >= ?"
+            args.append(from_sequence)
+        if to_sequence is not None:
+            sql += " AND sequence_number <= ?"
+            args.append(to_sequence)
+        sql += " ORDER BY sequence_number"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_event_from_row(r) for r in await self._fetch(sql, args)]
+
+    async def query(self, query: EventQuery) -> QueryPage:
+        where = ["position > ?"]
+        args: list[Any] = [query.start_position()]
+
+        def any_of(column: str, values: list[str], negate: bool = False) -> None:
+            if not values:
+                where.append("1 = 1" if negate else "1 = 0")
+                return
+            where.append(f"{column} {'NOT ' if negate else ''}IN ({_placeholders(len(values))})")
+            args.extend(values)
+
+        if query.event_types is not None:
+            any_of("type", query.event_types)
+        if query.exclude_event_types:
+            any_of("type", query.exclude_event_types, negate=True)
+        if query.aggregate_ids is not None:
+            any_of("aggregate_id", query.aggregate_ids)
+        if query.aggregate_types is not None:
+            any_of("aggregate_type", query.aggregate_types)
+        if query.correlation_id is not None:
+            where.append("correlation_id = ?")
+            args.append(query.correlation_id)
+        if query.timestamp_range is not None:
+            if query.timestamp_range.from_ is not None:
+                where.append('"timestamp" >= ?')
+                args.append(format_time(query.timestamp_range.from_))
+            if query.timestamp_range.to is not None:
+                where.append('"timestamp" <= ?')
+                args.append(format_time(query.timestamp_range.to))
+        sql = f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position LIMIT ?"
+        args.append(query.limit + 1)
+        rows = await self._fetch(sql, args)
+        events = [_event_from_row(r) for r in rows[: query.limit]]
+        return QueryPage(events, has_more=len(rows) > query.limit)
+
+    async def head_position(self) -> int:
+        rows = await self._fetch("SELECT coalesce(max(position), 0) FROM events", ())
+        return int(rows[0][0])
+
+    async def ping(self) -> None:
+        await self._fetch("SELECT 1", ())
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pliers.events.service import EventService
-from pliers.events.store import EventStore
+from pliers.events.store import EventStore, Transaction
 from pliers.settings import Settings
 from pliers.storage import open_store
+
+#: Called inside the transaction that stores a submission, with the form and submission resources
+#: as the API returns them (see SPEC "Forms" and "Submissions"); the notification outbox is one.
+SubmissionHook = Callable[[Transaction, dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 #: A named health check: returns details, raises when the dependency is down.
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
@@ -24,6 +28,8 @@ class Runtime:
     critical_checks: dict[str, HealthCheck] = field(default_factory=dict)
     #: checks whose failure only makes it ``degraded`` (the cache, the broker)
     optional_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    #: run in the submission's transaction, after it is written and before its event is appended
+    submission_hooks: list[SubmissionHook] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @classmethod

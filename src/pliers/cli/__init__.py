@@ -27,7 +27,9 @@ err = Console(stderr=True)
 
 DatabaseOpt = Annotated[
     str | None,
-    typer.Option("--database-url", help="sqlite:///path.db or postgresql://... [env PLIERS_DATABASE_URL]"),
+    typer.Option(
+        "--database-url", help="sqlite:///path.db or postgresql://... [env PLIERS_DATABASE_URL]"
+    ),
 ]
 
 
@@ -100,7 +102,9 @@ def serve(
     }
     settings = _settings(**overrides)
     if settings.workers > 1 and settings.database.backend == "sqlite":
-        raise _fail("--workers above 1 needs PostgreSQL: set PLIERS_DATABASE_URL=postgresql://...", 2)
+        raise _fail(
+            "--workers above 1 needs PostgreSQL: set PLIERS_DATABASE_URL=postgresql://...", 2
+        )
     # Check the store (and migrate once) before any worker starts, so a bad setting is one line.
     try:
         if settings.migrate_on_start:

@@ -1,0 +1,7 @@
+"""``pliers.testing``: a pytest plugin for real-dependency integration tests of Pliers apps."""
+
+from pliers.testing.factories import EventFactory
+from pliers.testing.plugin import LiveServer, client_for, running_runtime, serve
+from pliers.testing.postgres import TestDatabase
+
+__all__ = ["EventFactory", "LiveServer", "TestDatabase", "client_for", "running_runtime", "serve"]

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     StrictInt,
     StrictStr,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -68,6 +69,12 @@ class NewEvent(_Wire):
     metadata: dict[str, Any] = Field(default_factory=dict)
     payload: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("metadata", "payload")
+    @classmethod
+    def _storable_text(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_storable(value)
+        return value
+
     def resolved(self) -> NewEvent:
         """The event with server defaults filled in: an id and an aggregate type."""
         return self.model_copy(
@@ -100,7 +107,7 @@ class NewEvent(_Wire):
         if self.causation_id is not None:
             content["causationId"] = self.causation_id
         raw = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 class PublishRequest(_Wire):
@@ -227,6 +234,24 @@ class QueryPage:
             "hasMore": self.has_more,
             "nextCursor": self.next_cursor,
         }
+
+
+def _check_storable(value: Any) -> None:
+    """Refuse text no store can hold the same way: NUL characters and unpaired surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must not contain unpaired surrogates") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key)
+            _check_storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item)
 
 
 def format_time(value: datetime) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from pliers.errors import (
     ConfigurationError,
@@ -31,6 +32,9 @@ _APPEND = (
     "$8::timestamptz[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::text[])"
 )
 _MIGRATION_LOCK = 0x706C69657273  # "pliers": one migrator at a time across processes
+
+#: A connection, whether acquired from a pool or opened on its own.
+Conn = asyncpg.Connection | PoolConnectionProxy
 
 #: Errors that mean the server is gone or refusing us, not that the request was wrong.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -98,7 +102,7 @@ async def _translated() -> AsyncIterator[None]:
         raise mapped from e
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _init_connection(conn: Conn) -> None:
     await conn.set_type_codec("jsonb", encoder=_dumps, decoder=json.loads, schema="pg_catalog")
 
 
@@ -151,18 +155,18 @@ def _append_args(events: Sequence[NewEvent]) -> list[list[Any]]:
     return columns
 
 
-async def _append(conn: asyncpg.Connection, events: Sequence[NewEvent]) -> list[AppendResult]:
+async def _append(conn: Conn, events: Sequence[NewEvent]) -> list[AppendResult]:
     async with _translated():
         rows = await conn.fetch(_APPEND, *_append_args(events))
     return [AppendResult(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 class PostgresTransaction:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self._conn = conn
 
     @property
-    def connection(self) -> asyncpg.Connection:
+    def connection(self) -> Conn:
         return self._conn
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
@@ -188,7 +192,7 @@ class PostgresEventStore:
                 server_settings={"timezone": "UTC", "application_name": "pliers"},
                 timeout=10,
             )
-        except (*UNAVAILABLE, TimeoutError) as e:
+        except (*UNAVAILABLE, TimeoutError) as e:  # type: ignore[misc]  # a tuple of classes
             raise ServiceUnavailable(
                 f"cannot connect to PostgreSQL at {_where(url)}: {e or type(e).__name__}"
             ) from e
@@ -203,13 +207,29 @@ class PostgresEventStore:
         """Apply the migrations not yet recorded; returns the names applied."""
         return await apply_migrations(self.pool)
 
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[Conn]:
+        """A pooled connection; failing to get one means the database is unavailable."""
+        try:
+            conn = await self.pool.acquire(timeout=10)
+        except Exception as e:
+            raise ServiceUnavailable("the database is unreachable") from e
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._acquire() as conn, _translated():
+            return await conn.fetch(sql, *args)
+
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        async with _translated(), self.pool.acquire() as conn:
+        async with self._acquire() as conn:
             return await _append(conn, events)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        async with _translated(), self.pool.acquire() as conn, conn.transaction():
+        async with self._acquire() as conn, _translated(), conn.transaction():
             yield PostgresTransaction(conn)
 
     async def read_aggregate(
@@ -232,9 +252,7 @@ class PostgresEventStore:
         if limit is not None:
             args.append(limit)
             sql += f" LIMIT ${len(args)}"
-        async with _translated():
-            rows = await self.pool.fetch(sql, *args)
-        return [_event_from_row(r) for r in rows]
+        return [_event_from_row(r) for r in await self._fetch(sql, *args)]
 
     async def query(self, query: EventQuery) -> QueryPage:
         where = ["position > $1"]
@@ -263,25 +281,22 @@ class PostgresEventStore:
             f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} "
             f"ORDER BY position LIMIT {bind(query.limit + 1)}"
         )
-        async with _translated():
-            rows = await self.pool.fetch(sql, *args)
+        rows = await self._fetch(sql, *args)
         events = [_event_from_row(r) for r in rows[: query.limit]]
         return QueryPage(events, has_more=len(rows) > query.limit)
 
     async def head_position(self) -> int:
-        async with _translated():
-            value = await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
-        return int(value)
+        rows = await self._fetch("SELECT coalesce(max(position), 0) FROM events")
+        return int(rows[0][0])
 
     async def ping(self) -> None:
-        async with _translated():
-            await self.pool.fetchval("SELECT 1", timeout=5)
+        await self._fetch("SELECT 1")
 
     async def close(self) -> None:
         await self.pool.close()
 
 
-async def apply_migrations(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> list[str]:
+async def apply_migrations(pool_or_conn: asyncpg.Pool | Conn) -> list[str]:
     """Apply pending migrations under an advisory lock, each in its own transaction."""
     applied: list[str] = []
     async with _translated(), _connection(pool_or_conn) as conn:
@@ -311,8 +326,8 @@ async def apply_migrations(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> l
 
 @asynccontextmanager
 async def _connection(
-    pool_or_conn: asyncpg.Pool | asyncpg.Connection,
-) -> AsyncIterator[asyncpg.Connection]:
+    pool_or_conn: asyncpg.Pool | Conn,
+) -> AsyncIterator[Conn]:
     if isinstance(pool_or_conn, asyncpg.Pool):
         async with pool_or_conn.acquire() as conn:
             yield conn

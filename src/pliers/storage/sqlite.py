@@ -123,7 +123,7 @@ async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> lis
         if identical:
             return [
                 AppendResult(row[0], row[2], row[3], _parse_time(row[4]), duplicate=True)
-                for row in (existing[e.id] for e in resolved)  # type: ignore[index]
+                for row in (existing[e.id] for e in resolved)
             ]
         listed = ", ".join(repr(i) for i in existing)
         raise DuplicateEvent(f"event id {listed} is already stored with different content")

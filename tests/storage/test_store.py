@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pliers.errors import DuplicateEvent, SequenceConflict
@@ -127,3 +129,19 @@ async def test_query_by_timestamp_range(store: EventStore) -> None:
 
 async def test_migrations_are_recorded_and_not_reapplied(store: EventStore) -> None:
     assert await store.migrate() == []
+
+
+async def test_aggregate_json_is_the_wire_form_of_the_events(store: EventStore) -> None:
+    """The database-built JSON of an aggregate equals StoredEvent.to_wire(), field for field."""
+    await store.append(
+        [
+            event(payload={"n": 1, "nested": {"list": [1, "two", None]}}, metadata={"m": "é"}),
+            event(correlationId="c", causationId="d", timestamp="2026-03-01T12:00:00.5+02:00"),
+            event("other"),
+            event(sequenceNumber=10, version=3),
+        ]
+    )
+    for window in ({}, {"from_sequence": 2, "to_sequence": 10, "limit": 1}):
+        wire = [e.to_wire() for e in await store.read_aggregate("agg", **window)]
+        assert json.loads(await store.read_aggregate_json("agg", **window)) == wire
+    assert json.loads(await store.read_aggregate_json("nothing")) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,17 +20,30 @@ from pliers.errors import (
     ServiceUnavailable,
     ValidationError,
 )
-from pliers.events.model import AppendResult, EventQuery, NewEvent, QueryPage, StoredEvent
+from pliers.events.model import (
+    AppendResult,
+    EventQuery,
+    NewEvent,
+    QueryPage,
+    StoredEvent,
+)
 from pliers.storage import migrations
+from pliers.storage.postgres_append import LOCK, GroupCommit, append_locked
 
 _COLUMNS = (
     'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
     "recorded_at, correlation_id, causation_id, metadata, payload"
 )
-_APPEND = (
-    "SELECT id, sequence_number, position, recorded_at, duplicate FROM pliers_append("
-    "$1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::int[], "
-    "$8::timestamptz[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::text[])"
+log = logging.getLogger(__name__)
+#: An event in its wire form, built by PostgreSQL (see StoredEvent.to_wire).
+_TIME = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+_WIRE = (
+    "json_build_object('id', id, 'type', type, 'aggregateId', aggregate_id, "
+    "'aggregateType', aggregate_type, 'sequenceNumber', sequence_number, 'version', version, "
+    f"""'timestamp', to_char("timestamp" AT TIME ZONE 'UTC', {_TIME}), """
+    f"'recordedAt', to_char(recorded_at AT TIME ZONE 'UTC', {_TIME}), "
+    "'correlationId', correlation_id, 'causationId', causation_id, 'metadata', metadata, "
+    "'payload', payload, 'position', position)"
 )
 _MIGRATION_LOCK = 0x706C69657273  # "pliers": one migrator at a time across processes
 
@@ -46,41 +60,63 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.InterfaceError,
 )
-#: Errors raised when text cannot be stored (NUL characters, unpaired surrogates).
-UNSTORABLE_TEXT: tuple[type[BaseException], ...] = (
-    UnicodeEncodeError,
-    asyncpg.UntranslatableCharacterError,
-    asyncpg.CharacterNotInRepertoireError,
-    asyncpg.InvalidTextRepresentationError,
-)
+
+
+_UNSTORABLE_STATES = {"22P05", "22021", "22P02"}
+
+
+def from_state(state: str | None, message: str, detail: str | None) -> PliersError | None:
+    """The Pliers error a PostgreSQL error (by SQLSTATE) stands for, or None when it is a bug."""
+    if state == "PL409":
+        return SequenceConflict(message, details=json.loads(detail) if detail else None)
+    if state == "PL410":
+        return DuplicateEvent(message)
+    if state == "23505":
+        if "events_id_key" in message:
+            return DuplicateEvent("an event id in the request is already stored")
+        if "events_aggregate_sequence_key" in message:
+            return SequenceConflict(
+                "sequence conflict: two events of the request claim the same sequence number"
+            )
+    if state in _UNSTORABLE_STATES:
+        return ValidationError(
+            "Event validation failed: text contains characters the store cannot hold",
+            details=[{"field": "event", "rule": "text", "message": message}],
+        )
+    return None
 
 
 def translate(e: BaseException) -> PliersError | None:
     """The Pliers error a driver error stands for, or None when it is a bug."""
-    if isinstance(e, UNSTORABLE_TEXT):
-        return ValidationError(
-            "Event validation failed: text contains characters the store cannot hold "
-            "(NUL or an unpaired surrogate)",
-            details=[{"field": "event", "rule": "text", "message": str(e).splitlines()[0]}],
-        )
+    if isinstance(e, UnicodeEncodeError):
+        return from_state("22021", str(e), None)
     if isinstance(e, asyncpg.PostgresError):
-        state = getattr(e, "sqlstate", None)
         message = getattr(e, "message", None) or str(e)
-        if state == "PL409":
-            detail = getattr(e, "detail", None)
-            return SequenceConflict(message, details=json.loads(detail) if detail else None)
-        if state == "PL410":
-            return DuplicateEvent(message)
-        if isinstance(e, asyncpg.UniqueViolationError):
-            if e.constraint_name == "events_id_key":
-                return DuplicateEvent("an event id in the request is already stored")
-            if e.constraint_name == "events_aggregate_sequence_key":
-                return SequenceConflict(
-                    "sequence conflict: two events of the request claim the same sequence number"
-                )
+        if isinstance(e, asyncpg.UniqueViolationError) and e.constraint_name:
+            message = f"{message} ({e.constraint_name})"
+        return from_state(getattr(e, "sqlstate", None), message, getattr(e, "detail", None))
     if isinstance(e, UNAVAILABLE):
         return ServiceUnavailable("the database is unreachable")
     return None
+
+
+def _aggregate_filter(
+    aggregate_id: str, from_sequence: int | None, to_sequence: int | None, limit: int | None
+) -> tuple[str, list[Any]]:
+    """WHERE ... ORDER BY ... LIMIT for reading one aggregate, and its arguments."""
+    sql = "WHERE aggregate_id = $1"
+    args: list[Any] = [aggregate_id]
+    if from_sequence is not None:
+        args.append(from_sequence)
+        sql += f" AND sequence_number >= ${len(args)}"
+    if to_sequence is not None:
+        args.append(to_sequence)
+        sql += f" AND sequence_number <= ${len(args)}"
+    sql += " ORDER BY sequence_number"
+    if limit is not None:
+        args.append(limit)
+        sql += f" LIMIT ${len(args)}"
+    return sql, args
 
 
 def _where(url: str) -> str:
@@ -128,39 +164,6 @@ def _event_from_row(row: asyncpg.Record) -> StoredEvent:
     )
 
 
-def _append_args(events: Sequence[NewEvent]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(13)]
-    for raw in events:
-        e = raw.resolved()
-        for column, value in zip(
-            columns,
-            (
-                e.id,
-                e.type,
-                e.aggregate_id,
-                e.aggregate_type,
-                e.sequence_number,
-                e.expected_version,
-                e.version,
-                e.timestamp,
-                e.correlation_id,
-                e.causation_id,
-                e.metadata,
-                e.payload,
-                raw.fingerprint(),
-            ),
-            strict=True,
-        ):
-            column.append(value)
-    return columns
-
-
-async def _append(conn: Conn, events: Sequence[NewEvent]) -> list[AppendResult]:
-    async with _translated():
-        rows = await conn.fetch(_APPEND, *_append_args(events))
-    return [AppendResult(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-
 class PostgresTransaction:
     def __init__(self, conn: Conn) -> None:
         self._conn = conn
@@ -170,7 +173,12 @@ class PostgresTransaction:
         return self._conn
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        return await _append(self._conn, events)
+        async with _translated():
+            await self._conn.execute(LOCK)
+            [outcome] = await append_locked(self._conn, [events])
+        if isinstance(outcome, PliersError):
+            raise outcome
+        return outcome
 
 
 class PostgresEventStore:
@@ -178,6 +186,7 @@ class PostgresEventStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self._group = GroupCommit(self)
 
     @classmethod
     async def connect(
@@ -208,7 +217,7 @@ class PostgresEventStore:
         return await apply_migrations(self.pool)
 
     @asynccontextmanager
-    async def _acquire(self) -> AsyncIterator[Conn]:
+    async def connection(self) -> AsyncIterator[Conn]:
         """A pooled connection; failing to get one means the database is unavailable."""
         try:
             conn = await self.pool.acquire(timeout=10)
@@ -220,16 +229,15 @@ class PostgresEventStore:
             await self.pool.release(conn)
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self._acquire() as conn, _translated():
+        async with self.connection() as conn, _translated():
             return await conn.fetch(sql, *args)
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        async with self._acquire() as conn:
-            return await _append(conn, events)
+        return await self._group.append(events)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        async with self._acquire() as conn, _translated(), conn.transaction():
+        async with self.connection() as conn, _translated(), conn.transaction():
             yield PostgresTransaction(conn)
 
     async def read_aggregate(
@@ -240,19 +248,25 @@ class PostgresEventStore:
         to_sequence: int | None = None,
         limit: int | None = None,
     ) -> list[StoredEvent]:
-        sql = f"SELECT {_COLUMNS} FROM events WHERE aggregate_id = $1"
-        args: list[Any] = [aggregate_id]
-        if from_sequence is not None:
-            args.append(from_sequence)
-            sql += f" AND sequence_number >= ${len(args)}"
-        if to_sequence is not None:
-            args.append(to_sequence)
-            sql += f" AND sequence_number <= ${len(args)}"
-        sql += " ORDER BY sequence_number"
-        if limit is not None:
-            args.append(limit)
-            sql += f" LIMIT ${len(args)}"
-        return [_event_from_row(r) for r in await self._fetch(sql, *args)]
+        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events {where}", *args)
+        return [_event_from_row(r) for r in rows]
+
+    async def read_aggregate_json(
+        self,
+        aggregate_id: str,
+        *,
+        from_sequence: int | None = None,
+        to_sequence: int | None = None,
+        limit: int | None = None,
+    ) -> str:
+        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+        rows = await self._fetch(
+            f"SELECT coalesce(json_agg(w.event ORDER BY w.sequence_number), '[]')::text FROM "
+            f"(SELECT {_WIRE} AS event, sequence_number FROM events {where}) w",
+            *args,
+        )
+        return str(rows[0][0])
 
     async def query(self, query: EventQuery) -> QueryPage:
         where = ["position > $1"]

@@ -47,6 +47,35 @@ _INSERT = (
 )
 
 
+#: An event in its wire form, built by SQLite (see StoredEvent.to_wire).
+_WIRE = (
+    "json_object('id', id, 'type', type, 'aggregateId', aggregate_id, "
+    "'aggregateType', aggregate_type, 'sequenceNumber', sequence_number, 'version', version, "
+    "'timestamp', \"timestamp\", 'recordedAt', recorded_at, 'correlationId', correlation_id, "
+    "'causationId', causation_id, 'metadata', json(metadata), 'payload', json(payload), "
+    "'position', position)"
+)
+
+
+def _aggregate_filter(
+    aggregate_id: str, from_sequence: int | None, to_sequence: int | None, limit: int | None
+) -> tuple[str, list[Any]]:
+    """WHERE ... ORDER BY ... LIMIT for reading one aggregate, and its arguments."""
+    sql = "WHERE aggregate_id = ?"
+    args: list[Any] = [aggregate_id]
+    if from_sequence is not None:
+        sql += " AND sequence_number >= ?"
+        args.append(from_sequence)
+    if to_sequence is not None:
+        sql += " AND sequence_number <= ?"
+        args.append(to_sequence)
+    sql += " ORDER BY sequence_number"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return sql, args
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -282,19 +311,25 @@ class SqliteEventStore:
         to_sequence: int | None = None,
         limit: int | None = None,
     ) -> list[StoredEvent]:
-        sql = f"SELECT {_COLUMNS} FROM events WHERE aggregate_id = ?"
-        args: list[Any] = [aggregate_id]
-        if from_sequence is not None:
-            sql += " AND sequence_number >= ?"
-            args.append(from_sequence)
-        if to_sequence is not None:
-            sql += " AND sequence_number <= ?"
-            args.append(to_sequence)
-        sql += " ORDER BY sequence_number"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [_event_from_row(r) for r in await self._fetch(sql, args)]
+        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events {where}", args)
+        return [_event_from_row(r) for r in rows]
+
+    async def read_aggregate_json(
+        self,
+        aggregate_id: str,
+        *,
+        from_sequence: int | None = None,
+        to_sequence: int | None = None,
+        limit: int | None = None,
+    ) -> str:
+        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+        rows = await self._fetch(
+            f"SELECT coalesce(json_group_array(json(w.event)), '[]') FROM "
+            f"(SELECT {_WIRE} AS event FROM events {where}) w",
+            args,
+        )
+        return str(rows[0][0])
 
     async def query(self, query: EventQuery) -> QueryPage:
         where = ["position > ?"]

@@ -14,11 +14,8 @@ from asyncpg.pool import PoolConnectionProxy
 
 from pliers.errors import (
     ConfigurationError,
-    DuplicateEvent,
     PliersError,
-    SequenceConflict,
     ServiceUnavailable,
-    ValidationError,
 )
 from pliers.events.model import (
     AppendResult,
@@ -29,6 +26,7 @@ from pliers.events.model import (
 )
 from pliers.storage import migrations
 from pliers.storage.postgres_append import LOCK, GroupCommit, append_locked
+from pliers.storage.postgres_errors import UNAVAILABLE, translated
 
 _COLUMNS = (
     'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
@@ -49,55 +47,6 @@ _MIGRATION_LOCK = 0x706C69657273  # "pliers": one migrator at a time across proc
 
 #: A connection, whether acquired from a pool or opened on its own.
 Conn = asyncpg.Connection | PoolConnectionProxy
-
-#: Errors that mean the server is gone or refusing us, not that the request was wrong.
-UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.InterfaceError,
-)
-
-
-_UNSTORABLE_STATES = {"22P05", "22021", "22P02"}
-
-
-def from_state(state: str | None, message: str, detail: str | None) -> PliersError | None:
-    """The Pliers error a PostgreSQL error (by SQLSTATE) stands for, or None when it is a bug."""
-    if state == "PL409":
-        return SequenceConflict(message, details=json.loads(detail) if detail else None)
-    if state == "PL410":
-        return DuplicateEvent(message)
-    if state == "23505":
-        if "events_id_key" in message:
-            return DuplicateEvent("an event id in the request is already stored")
-        if "events_aggregate_sequence_key" in message:
-            return SequenceConflict(
-                "sequence conflict: two events of the request claim the same sequence number"
-            )
-    if state in _UNSTORABLE_STATES:
-        return ValidationError(
-            "Event validation failed: text contains characters the store cannot hold",
-            details=[{"field": "event", "rule": "text", "message": message}],
-        )
-    return None
-
-
-def translate(e: BaseException) -> PliersError | None:
-    """The Pliers error a driver error stands for, or None when it is a bug."""
-    if isinstance(e, UnicodeEncodeError):
-        return from_state("22021", str(e), None)
-    if isinstance(e, asyncpg.PostgresError):
-        message = getattr(e, "message", None) or str(e)
-        if isinstance(e, asyncpg.UniqueViolationError) and e.constraint_name:
-            message = f"{message} ({e.constraint_name})"
-        return from_state(getattr(e, "sqlstate", None), message, getattr(e, "detail", None))
-    if isinstance(e, UNAVAILABLE):
-        return ServiceUnavailable("the database is unreachable")
-    return None
 
 
 def _aggregate_filter(
@@ -123,19 +72,6 @@ def _where(url: str) -> str:
     """Host, port and database of ``url``, without credentials."""
     parts = urlsplit(url)
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
-
-
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except PliersError:
-        raise
-    except Exception as e:
-        mapped = translate(e)
-        if mapped is None:
-            raise
-        raise mapped from e
 
 
 async def _init_connection(conn: Conn) -> None:
@@ -173,7 +109,7 @@ class PostgresTransaction:
         return self._conn
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        async with _translated():
+        async with translated():
             await self._conn.execute(LOCK)
             [outcome] = await append_locked(self._conn, [events])
         if isinstance(outcome, PliersError):
@@ -229,7 +165,7 @@ class PostgresEventStore:
             await self.pool.release(conn)
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.connection() as conn, _translated():
+        async with self.connection() as conn, translated():
             return await conn.fetch(sql, *args)
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
@@ -237,7 +173,7 @@ class PostgresEventStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        async with self.connection() as conn, _translated(), conn.transaction():
+        async with self.connection() as conn, translated(), conn.transaction():
             yield PostgresTransaction(conn)
 
     async def read_aggregate(
@@ -313,7 +249,7 @@ class PostgresEventStore:
 async def apply_migrations(pool_or_conn: asyncpg.Pool | Conn) -> list[str]:
     """Apply pending migrations under an advisory lock, each in its own transaction."""
     applied: list[str] = []
-    async with _translated(), _connection(pool_or_conn) as conn:
+    async with translated(), _connection(pool_or_conn) as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
         try:
             await conn.execute(

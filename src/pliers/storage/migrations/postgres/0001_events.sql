@@ -44,3 +44,33 @@ END $$;
 CREATE TRIGGER events_fill_defaults BEFORE INSERT ON events
     FOR EACH ROW WHEN (NEW.aggregate_type IS NULL OR NEW.sequence_number IS NULL)
     EXECUTE FUNCTION events_fill_defaults();
+
+-- Insert planned events in one statement, provided nothing was appended since the planner read
+-- the store at position p_head. Takes the append lock (held to the implicit commit); returns the
+-- inserted rows, or no rows when the store moved on and the append must be planned again.
+CREATE FUNCTION pliers_insert_if_unchanged(
+    p_head bigint, p_id text[], p_type text[], p_aggregate_id text[], p_aggregate_type text[],
+    p_sequence bigint[], p_version integer[], p_timestamp timestamptz[], p_correlation_id text[],
+    p_causation_id text[], p_metadata jsonb[], p_payload jsonb[], p_fingerprint text[]
+) RETURNS TABLE (id text, "position" bigint, recorded_at timestamptz)
+LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE events IN EXCLUSIVE MODE;
+    IF (SELECT coalesce(max(e.position), 0) FROM events e) <> p_head THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    INSERT INTO events AS e (id, type, aggregate_id, aggregate_type, sequence_number, version,
+                             "timestamp", correlation_id, causation_id, metadata, payload,
+                             fingerprint)
+    SELECT v.id, v.type, v.aggregate_id, v.aggregate_type, v.seq, v.version,
+           coalesce(v.ts, now()), v.correlation_id, v.causation_id, v.metadata, v.payload, v.fp
+      FROM unnest(p_id, p_type, p_aggregate_id, p_aggregate_type, p_sequence, p_version,
+                  p_timestamp, p_correlation_id, p_causation_id, p_metadata, p_payload,
+                  p_fingerprint)
+           WITH ORDINALITY
+           AS v(id, type, aggregate_id, aggregate_type, seq, version, ts, correlation_id,
+                causation_id, metadata, payload, fp, ord)
+     ORDER BY v.ord
+    RETURNING e.id, e.position, e.recorded_at;
+END $$;

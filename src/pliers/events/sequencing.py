@@ -9,7 +9,7 @@ failed one leaves no trace in the planner's state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -138,10 +138,3 @@ class AppendPlanner:
             )
         ids = [e.id for e in resolved if e.id]
         return Duplicate([self._stored[i] for i in ids], ids)
-
-
-def assign_sequences(events: Sequence[NewEvent], heads: Mapping[str, int]) -> list[int]:
-    """Sequence numbers for one request against ``heads`` (no stored explicit numbers)."""
-    outcome = AppendPlanner(Inspection(heads=dict(heads))).plan(events)
-    assert isinstance(outcome, Accepted)
-    return [row.sequence_number for row in outcome.rows]

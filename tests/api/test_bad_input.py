@@ -124,7 +124,7 @@ async def test_payload_the_store_cannot_hold_is_400(
     client: httpx.AsyncClient, store: EventStore
 ) -> None:
     """NUL characters and unpaired surrogates are refused, not a 500."""
-    for payload in ('{"a": "\\u0000"}', '{"a": "\\ud800"}'):
+    for payload in ('{"a": "\\u0000"}', '{"a": "\\ud800"}', '{"a": NaN}', '{"a": [Infinity]}'):
         raw = f'{{"event": {{"type": "test.event", "aggregateId": "a", "payload": {payload}}}}}'
         response = await client.post(
             "/v1/events/events", content=raw, headers={"content-type": "application/json"}

@@ -30,13 +30,15 @@ def test_event_type_names_refused(name: str) -> None:
 
 
 def test_aggregate_type_defaults_to_first_segment() -> None:
-    assert event(type="submission.status.changed").resolved().aggregate_type == "submission"
-    assert event(aggregateType="custom").resolved().aggregate_type == "custom"
+    assert event(type="submission.status.changed").effective_aggregate_type == "submission"
+    assert event(aggregateType="custom").effective_aggregate_type == "custom"
 
 
-def test_resolved_assigns_an_id_only_when_absent() -> None:
-    assert event(id="given").resolved().id == "given"
-    assert len(event().resolved().id or "") == 36
+def test_planner_assigns_an_id_only_when_absent() -> None:
+    plan = AppendPlanner(Inspection()).plan([event(id="given"), event()])
+    assert isinstance(plan, Accepted)
+    assert plan.rows[0].id == "given"
+    assert len(plan.rows[1].id) == 36
 
 
 def test_fingerprint_ignores_expected_version_but_not_content() -> None:

@@ -9,7 +9,7 @@ import base64
 import binascii
 import hashlib
 import json
-import uuid
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -75,14 +75,10 @@ class NewEvent(_Wire):
         _check_storable(value)
         return value
 
-    def resolved(self) -> NewEvent:
-        """The event with server defaults filled in: an id and an aggregate type."""
-        return self.model_copy(
-            update={
-                "id": self.id or str(uuid.uuid4()),
-                "aggregate_type": self.aggregate_type or self.type.split(".", 1)[0],
-            }
-        )
+    @property
+    def effective_aggregate_type(self) -> str:
+        """``aggregateType``, or the first segment of ``type`` when none was given."""
+        return self.aggregate_type or self.type.split(".", 1)[0]
 
     def fingerprint(self) -> str:
         """A digest of what the client said, so a re-sent event can be told from a different one.
@@ -93,7 +89,7 @@ class NewEvent(_Wire):
         content: dict[str, Any] = {
             "type": self.type,
             "aggregateId": self.aggregate_id,
-            "aggregateType": self.aggregate_type or self.type.split(".", 1)[0],
+            "aggregateType": self.effective_aggregate_type,
             "version": self.version,
             "metadata": self.metadata,
             "payload": self.payload,
@@ -237,7 +233,7 @@ class QueryPage:
 
 
 def _check_storable(value: Any) -> None:
-    """Refuse text no store can hold the same way: NUL characters and unpaired surrogates."""
+    """Refuse what no store holds the same way: NUL, unpaired surrogates, NaN and Infinity."""
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("text must not contain NUL characters")
@@ -245,6 +241,9 @@ def _check_storable(value: Any) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("text must not contain unpaired surrogates") from None
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite (JSON has no NaN or Infinity)")
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_storable(key)

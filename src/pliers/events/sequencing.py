@@ -9,6 +9,7 @@ failed one leaves no trace in the planner's state.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,9 +39,11 @@ class Inspection:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """An accepted event, ready to insert."""
+    """An accepted event, ready to insert, with the values the store fills in."""
 
-    event: NewEvent  # resolved: id and aggregate type filled in
+    event: NewEvent
+    id: str
+    aggregate_type: str
     sequence_number: int
     fingerprint: str
 
@@ -84,16 +87,15 @@ class AppendPlanner:
 
     def plan(self, events: Sequence[NewEvent]) -> Accepted | Duplicate:
         """Decide one request; raises :class:`SequenceConflict` or :class:`DuplicateEvent`."""
-        resolved = [e.resolved() for e in events]
         fingerprints = [e.fingerprint() for e in events]
-        known = [e.id for e in resolved if e.id in self._stored or e.id in self._pending]
+        known = [e.id for e in events if e.id in self._stored or e.id in self._pending]
         if known:
-            return self._duplicate(resolved, fingerprints, known)
+            return self._duplicate(events, fingerprints, known)
 
         heads = dict(self._heads)
         claimed: set[tuple[str, int]] = set()
         rows: list[Row] = []
-        for e, fp in zip(resolved, fingerprints, strict=True):
+        for e, fp in zip(events, fingerprints, strict=True):
             head = heads.get(e.aggregate_id, 0)
             if e.expected_version is not None and e.expected_version != head:
                 raise SequenceConflict(
@@ -115,26 +117,26 @@ class AppendPlanner:
                 )
             claimed.add(key)
             heads[e.aggregate_id] = max(head, seq)
-            rows.append(Row(e, seq, fp))
+            rows.append(Row(e, e.id or str(uuid.uuid4()), e.effective_aggregate_type, seq, fp))
 
         self._heads = heads
         self._used |= claimed
-        self._pending.update((r.event.id, r.fingerprint) for r in rows if r.event.id)
+        self._pending.update((r.id, r.fingerprint) for r in rows)
         return Accepted(rows)
 
     def _duplicate(
-        self, resolved: list[NewEvent], fingerprints: list[str], known: Sequence[str | None]
+        self, events: Sequence[NewEvent], fingerprints: list[str], known: Sequence[str | None]
     ) -> Duplicate:
-        identical = len(known) == len(resolved) and all(
+        identical = len(known) == len(events) and all(
             e.id in self._stored and self._stored[e.id].fingerprint == fp
-            for e, fp in zip(resolved, fingerprints, strict=True)
+            for e, fp in zip(events, fingerprints, strict=True)
         )
         if not identical:
             listed = ", ".join(repr(i) for i in known)
             raise DuplicateEvent(
                 f"event id {listed} is already stored with different content"
-                if len(known) == len(resolved)
+                if len(known) == len(events)
                 else f"event id {listed} is already stored; a batch is stored whole or not at all"
             )
-        ids = [e.id for e in resolved if e.id]
+        ids = [e.id for e in events if e.id]
         return Duplicate([self._stored[i] for i in ids], ids)

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import pydantic_core
 from asyncpg.pool import PoolConnectionProxy
 
 from pliers.errors import (
@@ -79,7 +80,7 @@ async def _init_connection(conn: Conn) -> None:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return pydantic_core.to_json(value).decode()
 
 
 def _event_from_row(row: asyncpg.Record) -> StoredEvent:

@@ -89,10 +89,10 @@ def _columns(rows: list[Row]) -> list[list[Any]]:
     for row in rows:
         e = row.event
         values = (
-            e.id,
+            row.id,
             e.type,
             e.aggregate_id,
-            e.aggregate_type,
+            row.aggregate_type,
             row.sequence_number,
             e.version,
             e.timestamp,
@@ -159,10 +159,7 @@ def _outcomes(plans: list[Plan], stored: Inserted) -> list[Outcome]:
     for plan in plans:
         if isinstance(plan, Accepted):
             outcomes.append(
-                [
-                    AppendResult(r.event.id or "", r.sequence_number, *stored[r.event.id or ""])
-                    for r in plan.rows
-                ]
+                [AppendResult(r.id, r.sequence_number, *stored[r.id]) for r in plan.rows]
             )
         elif isinstance(plan, Duplicate):
             outcomes.append(

@@ -176,10 +176,10 @@ async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> lis
         async with conn.execute(
             _INSERT,
             (
-                e.id,
+                row.id,
                 e.type,
                 e.aggregate_id,
-                e.aggregate_type,
+                row.aggregate_type,
                 row.sequence_number,
                 e.version,
                 format_time(e.timestamp or now),
@@ -193,7 +193,7 @@ async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> lis
         ) as cursor:
             inserted = await cursor.fetchone()
         assert inserted is not None  # RETURNING always yields the inserted row
-        results.append(AppendResult(e.id or "", row.sequence_number, inserted[0], now))
+        results.append(AppendResult(row.id, row.sequence_number, inserted[0], now))
     return results
 
 

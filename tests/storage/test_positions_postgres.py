@@ -10,6 +10,7 @@ import pytest
 
 from pliers.events.model import EventQuery, NewEvent
 from pliers.runtime import Runtime
+from pliers.storage import postgres_append
 from pliers.testing import TestDatabase, running_runtime
 
 pytestmark = pytest.mark.integration
@@ -105,3 +106,37 @@ async def test_the_tail_check_catches_commits_out_of_position_order(
     finally:
         await late.close()
         await early.close()
+
+
+async def test_two_processes_racing_on_one_aggregate_get_contiguous_sequences(
+    pliers_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two stores (as two server processes would have) append to one aggregate at once.
+
+    Each plans from a plain read and inserts only if nothing moved; when the other got in first,
+    it appends again under the lock. Every append succeeds and the numbers are 1..60.
+    """
+    locked_appends = 0
+    real_append_locked = postgres_append.append_locked
+
+    async def counting_append_locked(*args: object) -> object:
+        nonlocal locked_appends
+        locked_appends += 1
+        return await real_append_locked(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(postgres_append, "append_locked", counting_append_locked)
+    async with running_runtime(pliers_db.url) as one, running_runtime(pliers_db.url) as two:
+
+        async def append(runtime: Runtime, i: int) -> int:
+            [result] = await runtime.store.append(
+                [NewEvent(type="test.race", aggregate_id="shared", payload={"i": i})]
+            )
+            return result.sequence_number
+
+        assigned = await asyncio.gather(*(append(one if i % 2 else two, i) for i in range(60)))
+    assert sorted(assigned) == list(range(1, 61))
+    stored = await pliers_db.connection.fetch(
+        "SELECT sequence_number, position FROM events ORDER BY position"
+    )
+    assert [r["sequence_number"] for r in stored] == list(range(1, 61))
+    assert locked_appends > 0  # the race really happened and was settled under the lock

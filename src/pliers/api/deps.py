@@ -10,7 +10,8 @@ from pliers.errors import UnsupportedMediaType
 from pliers.runtime import Runtime
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    """The process's Runtime (async: FastAPI would run a plain function in a thread pool)."""
     rt: Runtime = request.app.state.runtime
     return rt
 

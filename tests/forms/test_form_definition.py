@@ -303,14 +303,28 @@ def test_every_problem_of_the_rules_is_listed() -> None:
     error = refused(
         {
             "name": "Many problems",
-            "fields": [{"name": "a", "type": "text"}, {"name": "a", "type": "text"}],
+            "fields": [
+                {"name": "a", "type": "text"},
+                {"name": "a", "type": "text"},
+                {"name": "first name", "type": "text"},
+                {"name": "c", "type": "dropdown"},
+            ],
             "validation": [
                 {"field": "zz", "type": "email"},
                 {"field": "a", "type": "pattern", "value": "("},
+                {"field": "a", "type": "luhn"},
+                {"field": "c", "type": "minLength", "value": 1},
             ],
         }
     )
-    assert [d["rule"] for d in error.details] == ["duplicate", "unknownField", "pattern"]
+    assert [(d["field"], d["rule"]) for d in error.details] == [
+        ("fields[1].name", "duplicate"),
+        ("fields[2].name", "identifier"),
+        ("fields[3].type", "fieldType"),
+        ("validation[0].field", "unknownField"),
+        ("validation[1].value", "pattern"),
+        ("validation[2].type", "ruleType"),
+    ]
 
 
 def test_a_body_that_is_not_an_object_is_refused() -> None:

@@ -94,7 +94,8 @@ class FieldRules(_Wire):
 
 class FieldDef(_Wire):
     name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
-    type: FieldType
+    #: one of :data:`FIELD_TYPES`, checked with the other rules so all problems show at once
+    type: StrictStr
     label: Text | None = None
     description: Text | None = None
     placeholder: Text | None = None
@@ -107,7 +108,8 @@ class RuleDef(_Wire):
     """A rule of the form's ``validation`` list: ``{"field", "type", "value"?, "message"?}``."""
 
     field: StrictStr
-    type: RuleType
+    #: one of :data:`RULE_TYPES`
+    type: StrictStr
     value: Any = None
     message: Text | None = None
 
@@ -246,14 +248,7 @@ def _from_pydantic(err: Any) -> dict[str, str]:
         )
     path = _path(loc)
     kind = err["type"]
-    given = err.get("input")
     last = next((p for p in reversed(loc) if isinstance(p, str)), "")
-    if kind == "literal_error" and last == "type" and loc and loc[0] == "fields":
-        known = ", ".join(FIELD_TYPES)
-        return _problem(path, "fieldType", f"unknown field type {given!r}; known types: {known}")
-    if kind == "literal_error" and last == "type" and loc and loc[0] == "validation":
-        known = ", ".join(RULE_TYPES)
-        return _problem(path, "ruleType", f"unknown rule type {given!r}; known rules: {known}")
     if kind == "extra_forbidden":
         return _problem(path, "unknownKey", f"unknown key {last!r}")
     if kind == "missing":
@@ -286,6 +281,16 @@ def _compile(definition: FormDefinition, problems: list[dict[str, str]]) -> Sche
             )
             continue
         names[f.name] = i
+        if f.type not in FIELD_TYPES:
+            known = ", ".join(FIELD_TYPES)
+            problems.append(
+                _problem(
+                    f"{where}.type",
+                    "fieldType",
+                    f"unknown field type {f.type!r}; known types: {known}",
+                )
+            )
+            continue
         _check_options(f, where, problems)
         rules[f.name] = []
         required[f.name] = (f.required, None)
@@ -306,11 +311,21 @@ def _compile(definition: FormDefinition, problems: list[dict[str, str]]) -> Sche
     for i, r in enumerate(definition.validation):
         where = f"validation[{i}]"
         target = fields_by_name.get(r.field)
+        if r.type not in RULE_TYPES:
+            known = ", ".join(RULE_TYPES)
+            problems.append(
+                _problem(
+                    f"{where}.type",
+                    "ruleType",
+                    f"unknown rule type {r.type!r}; known rules: {known}",
+                )
+            )
         if target is None:
             problems.append(
                 _problem(f"{where}.field", "unknownField", f"rule names unknown field {r.field!r}")
             )
-            continue
+        if target is None or r.type not in RULE_TYPES or r.field not in rules:
+            continue  # nothing more to check; a field of an unknown type is reported already
         rule = Rule(r.type, r.value, r.message)
         if r.type == "required":
             if _check_flag(rule, f"{where}.value", problems) and r.value is not False:
@@ -321,7 +336,7 @@ def _compile(definition: FormDefinition, problems: list[dict[str, str]]) -> Sche
 
     specs: dict[str, FieldSpec] = {}
     for f in definition.fields:
-        if f.name in specs:
+        if f.name in specs or f.name not in rules:
             continue
         options = None
         if f.options is not None:

@@ -279,3 +279,18 @@ def test_a_value_of_the_wrong_kind_skips_the_other_rules_of_its_field() -> None:
 def test_pattern_searches_unless_anchored() -> None:
     compiled = schema({"name": "v", "type": "text", "validation": {"pattern": "[0-9]"}})
     assert problems_of(compiled, {"v": "abc1def"}) == []
+
+
+def test_a_catastrophic_pattern_fails_instead_of_hanging() -> None:
+    """A pattern that backtracks exponentially is stopped and the value refused."""
+    compiled = schema({"name": "v", "type": "text", "validation": {"pattern": "^(a|aa)+$"}})
+    assert problems_of(compiled, {"v": "aaaa"}) == []
+    [problem] = problems_of(compiled, {"v": "a" * 80 + "!"})
+    assert problem["rule"] == "pattern"
+    assert "in time" in problem["message"]
+
+
+def test_unicode_property_patterns_work() -> None:
+    compiled = schema({"name": "v", "type": "text", "validation": {"pattern": r"^\p{Lu}"}})
+    assert problems_of(compiled, {"v": "Émile"}) == []
+    assert problems_of(compiled, {"v": "émile"})[0]["rule"] == "pattern"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
 import pydantic
+import regex  # type: ignore[import-untyped]  # ships no type information
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 
@@ -449,8 +450,8 @@ def _check_rule(f: FieldDef, rule: Rule, where: str, problems: list[dict[str, st
         if len(rule.value) > MAX_PATTERN:
             return refuse("parameter", f"pattern is longer than {MAX_PATTERN} characters")
         try:
-            re.compile(rule.value)
-        except (re.error, RecursionError, OverflowError) as e:
+            regex.compile(rule.value)
+        except (regex.error, RecursionError, OverflowError, ValueError) as e:
             return refuse(
                 "pattern", f"pattern {rule.value!r} is not a valid regular expression: {e}"
             )

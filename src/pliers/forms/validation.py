@@ -8,15 +8,20 @@ field's type when the value is of the wrong kind (``email``, ``integer``, ``date
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
+
+import regex  # type: ignore[import-untyped]  # ships no type information
 
 from pliers.errors import ValidationError
 from pliers.forms import values
 from pliers.forms.definition import FieldSpec, Rule, Schema, bound_of
 
 Problem = dict[str, str]
+
+#: Longest a ``pattern`` rule may take on one value. Patterns come from form authors, values from
+#: anyone; the ``regex`` engine can stop a match that backtracks catastrophically (``re`` cannot).
+PATTERN_TIMEOUT = 0.05
 
 _KIND = {
     "text": "text",
@@ -158,9 +163,11 @@ def _rule_failure(spec: FieldSpec, rule: Rule, value: Any, comparable: Any) -> s
             return f"{name} must be at most {rule.value}"
         return None
     if rule.type == "pattern":
-        if _compiled(rule.value).search(value) is None:
-            return f"{name} does not match the pattern {rule.value}"
-        return None
+        try:
+            found = _compiled(rule.value).search(value, timeout=PATTERN_TIMEOUT)
+        except TimeoutError:
+            return f"{name} could not be checked against its pattern in time"
+        return None if found is not None else f"{name} does not match the pattern {rule.value}"
     if rule.type == "oneOf":
         items = value if isinstance(value, list) else [value]
         if all(_is_choice(rule.value, item) for item in items):
@@ -185,5 +192,5 @@ def _is_choice(choices: list[Any], value: Any) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _compiled(pattern: str) -> Any:
+    return regex.compile(pattern)

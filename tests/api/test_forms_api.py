@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import uuid
 from types import SimpleNamespace
@@ -51,8 +52,8 @@ async def events_of(client: httpx.AsyncClient, aggregate_id: str) -> list[dict[s
 async def count_rows(database_url: str, table: str) -> int:
     """Rows of a read-model table, read straight from the database."""
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
+            return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     conn = await asyncpg.connect(database_url)
     try:
         return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
@@ -325,23 +326,20 @@ async def test_archive(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
-    [
+    "form_id", [str(uuid.uuid4()), "not a uuid", "x" * 300, "nul%00", "%ED%A0%80"]
+)
+async def test_unknown_form_is_404(client: httpx.AsyncClient, form_id: str) -> None:
+    for method, path in [
         ("GET", "/v1/forms/forms/{id}"),
         ("PUT", "/v1/forms/forms/{id}"),
         ("DELETE", "/v1/forms/forms/{id}"),
         ("GET", "/v1/forms/forms/{id}/submissions.csv"),
-    ],
-)
-@pytest.mark.parametrize("form_id", [str(uuid.uuid4()), "not a uuid", "x" * 300])
-async def test_unknown_form_is_404(
-    client: httpx.AsyncClient, method: str, path: str, form_id: str
-) -> None:
-    body = registration_form() if method == "PUT" else None
-    response = await client.request(method, path.format(id=form_id), json=body)
-    assert response.status_code == 404
-    assert response.headers["content-type"] == "application/json"
-    assert response.json()["error"]["code"] == "FORM_NOT_FOUND"
+    ]:
+        body = registration_form() if method == "PUT" else None
+        response = await client.request(method, path.format(id=form_id), json=body)
+        assert response.status_code == 404, (method, path)
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["error"]["code"] == "FORM_NOT_FOUND"
 
 
 async def test_list_walks_every_form_once(client: httpx.AsyncClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import sqlite3
@@ -40,8 +41,8 @@ async def submit(
 async def count_rows(database_url: str, table: str) -> int:
     """Rows of a read-model table, read straight from the database."""
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
+            return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     conn = await asyncpg.connect(database_url)
     try:
         return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
@@ -400,3 +401,10 @@ async def test_csv_of_a_form_without_submissions_is_the_header(client: httpx.Asy
     response = await client.get(f"/v1/forms/forms/{form['id']}/submissions.csv")
     assert response.status_code == 200
     assert response.text == "id,formVersion,submittedBy,createdAt,a\r\n"
+
+
+@pytest.mark.parametrize("submission_id", ["nul%00byte", "%ED%A0%80", "x" * 300, "a b"])
+async def test_odd_submission_ids_are_404(client: httpx.AsyncClient, submission_id: str) -> None:
+    response = await client.get(f"/v1/submissions/submissions/{submission_id}")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "SUBMISSION_NOT_FOUND"

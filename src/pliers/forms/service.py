@@ -25,9 +25,13 @@ _ID = re.compile(ID_PATTERN)
 SCHEMA_CACHE_SIZE = 1024
 
 
+def is_id(value: str) -> bool:
+    """Could ``value`` be a stored id? (Others are not looked up: they can only be unknown.)"""
+    return len(value) <= 255 and _ID.fullmatch(value) is not None
+
+
 def check_id(form_id: str) -> None:
-    """Ids outside the id charset cannot be stored, so such a form is simply not found."""
-    if len(form_id) > 255 or _ID.fullmatch(form_id) is None:
+    if not is_id(form_id):
         raise FormNotFound(f"form {form_id!r} not found")
 
 

@@ -24,7 +24,7 @@ from pliers.events.service import EventService
 from pliers.events.store import EventStore, Transaction
 from pliers.forms import validation
 from pliers.forms.records import FormRecords, SubmissionRecord, decode_cursor, page
-from pliers.forms.service import FormService, check_id
+from pliers.forms.service import FormService, check_id, is_id
 from pliers.forms.values import storable
 from pliers.submissions.export import csv_chunks
 from pliers.submissions.model import NewSubmission
@@ -79,7 +79,7 @@ class SubmissionService:
 
     async def get(self, submission_id: str) -> dict[str, Any]:
         found = None
-        if len(submission_id) <= 255:
+        if is_id(submission_id):
             found = await self.records.get_submission(submission_id)
         if found is None:
             raise SubmissionNotFound(f"submission {submission_id!r} not found")

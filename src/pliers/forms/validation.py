@@ -4,6 +4,10 @@ Every failure is collected, so a client learns about all of them at once. Each f
 ``{field, rule, message}``: ``rule`` is the failed rule type (``required``, ``minLength``, ...), the
 field's type when the value is of the wrong kind (``email``, ``integer``, ``date``, ...), or
 ``unknown`` for a key that is not a field of the form.
+
+``required`` means an answer was given: absent, ``null``, ``""`` and ``[]`` are no answer, while
+``false`` and ``0`` are answers (a box that must be ticked is ``oneOf: [true]``). A field that is
+not required and has no answer is skipped.
 """
 
 from __future__ import annotations

@@ -209,10 +209,13 @@ def _problem(field: str, rule: str, message: str) -> dict[str, str]:
     return {"field": values.printable(field), "rule": rule, "message": values.printable(message)}
 
 
-def _path(loc: tuple[Any, ...]) -> str:
+def _path(loc: tuple[Any, ...], *, key: bool = False) -> str:
+    """``fields[0].options[2]`` from a pydantic location; ``key``: the last part is a given key."""
     path = ""
-    for part in loc:
-        if isinstance(part, int):
+    for i, part in enumerate(loc):
+        if key and i == len(loc) - 1:
+            path += f".{part}" if path else str(part)
+        elif isinstance(part, int):
             path += f"[{part}]"
         elif not isinstance(part, str) or part.startswith(("function-", "list[", "lax-")):
             continue
@@ -247,8 +250,8 @@ def _from_pydantic(err: Any) -> dict[str, str]:
             "options",
             "an option is a non-empty string, an integer, or {value, label} with such a value",
         )
-    path = _path(loc)
     kind = err["type"]
+    path = _path(loc, key=kind == "extra_forbidden")
     last = next((p for p in reversed(loc) if isinstance(p, str)), "")
     if kind == "extra_forbidden":
         return _problem(path, "unknownKey", f"unknown key {last!r}")

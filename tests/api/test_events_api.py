@@ -280,13 +280,13 @@ async def test_seed_raw_sql_rows_are_read_through_the_api(
         finally:
             await conn.close()
     else:
-        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
-            with db:
-                db.executemany(
-                    "INSERT INTO events (id, type, aggregate_id, sequence_number, payload) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
+        path = database_url.removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            db.executemany(
+                "INSERT INTO events (id, type, aggregate_id, sequence_number, payload) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
     events_read = await stored(client, "batch-test")
     assert len(events_read) == 1000
     assert [e["sequenceNumber"] for e in events_read] == list(range(1, 1001))

@@ -47,10 +47,11 @@ async def read_aggregate(
     to_sequence: Annotated[Sequence_, Query(alias="toSequence")] = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> Response:
-    events = await rt.store.read_aggregate(
+    events = await rt.store.read_aggregate_json(
         aggregate_id, from_sequence=from_sequence, to_sequence=to_sequence, limit=limit
     )
-    return ok({"events": [e.to_wire() for e in events]})
+    body = b'{"success":true,"data":{"events":' + events.encode() + b"}}"
+    return Response(body, media_type="application/json")
 
 
 @router.post("/events/query", summary="Query events by filters, in position order")

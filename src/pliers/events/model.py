@@ -9,7 +9,7 @@ import base64
 import binascii
 import hashlib
 import json
-import uuid
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     StrictInt,
     StrictStr,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -68,14 +69,16 @@ class NewEvent(_Wire):
     metadata: dict[str, Any] = Field(default_factory=dict)
     payload: dict[str, Any] = Field(default_factory=dict)
 
-    def resolved(self) -> NewEvent:
-        """The event with server defaults filled in: an id and an aggregate type."""
-        return self.model_copy(
-            update={
-                "id": self.id or str(uuid.uuid4()),
-                "aggregate_type": self.aggregate_type or self.type.split(".", 1)[0],
-            }
-        )
+    @field_validator("metadata", "payload")
+    @classmethod
+    def _storable_text(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_storable(value)
+        return value
+
+    @property
+    def effective_aggregate_type(self) -> str:
+        """``aggregateType``, or the first segment of ``type`` when none was given."""
+        return self.aggregate_type or self.type.split(".", 1)[0]
 
     def fingerprint(self) -> str:
         """A digest of what the client said, so a re-sent event can be told from a different one.
@@ -86,7 +89,7 @@ class NewEvent(_Wire):
         content: dict[str, Any] = {
             "type": self.type,
             "aggregateId": self.aggregate_id,
-            "aggregateType": self.aggregate_type or self.type.split(".", 1)[0],
+            "aggregateType": self.effective_aggregate_type,
             "version": self.version,
             "metadata": self.metadata,
             "payload": self.payload,
@@ -100,7 +103,7 @@ class NewEvent(_Wire):
         if self.causation_id is not None:
             content["causationId"] = self.causation_id
         raw = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 class PublishRequest(_Wire):
@@ -227,6 +230,27 @@ class QueryPage:
             "hasMore": self.has_more,
             "nextCursor": self.next_cursor,
         }
+
+
+def _check_storable(value: Any) -> None:
+    """Refuse what no store holds the same way: NUL, unpaired surrogates, NaN and Infinity."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must not contain unpaired surrogates") from None
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite (JSON has no NaN or Infinity)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key)
+            _check_storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item)
 
 
 def format_time(value: datetime) -> str:

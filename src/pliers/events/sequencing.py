@@ -1,39 +1,142 @@
-"""The sequence rules of an append, for adapters that apply them in Python.
+"""The rules of an append, decided in Python for every storage adapter.
 
-(The PostgreSQL adapter applies the same rules inside ``pliers_append()`` so that an append is one
-round trip; the shared conformance suite keeps the two in step.)
+An adapter takes its write lock, inspects what is stored for the ids, aggregates and explicit
+sequence numbers of the pending requests (:class:`Inspection`), lets an :class:`AppendPlanner`
+decide each request in order, inserts what was accepted, and commits. Several independent requests
+may be planned against one inspection (group commit): each succeeds or fails on its own, and a
+failed one leaves no trace in the planner's state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from pliers.errors import SequenceConflict
+from pliers.errors import DuplicateEvent, SequenceConflict
 from pliers.events.model import NewEvent
 
 
-def assign_sequences(events: Sequence[NewEvent], heads: Mapping[str, int]) -> list[int]:
-    """Sequence numbers for ``events`` given each aggregate's highest stored sequence number.
+@dataclass(frozen=True, slots=True)
+class StoredRef:
+    """What an append needs to know about an event id that is already stored."""
 
-    Explicit numbers are kept (they only need to be unused); omitted ones continue from the head,
-    which includes the events earlier in the same batch. ``expectedVersion`` is checked against the
-    head at that point of the batch.
-    """
-    current = dict(heads)
-    assigned: list[int] = []
-    for e in events:
-        head = current.get(e.aggregate_id, 0)
-        if e.expected_version is not None and e.expected_version != head:
-            raise SequenceConflict(
-                f"sequence conflict: aggregate {e.aggregate_id!r} expected version "
-                f"{e.expected_version} but its version is {head}",
-                details={
-                    "aggregateId": e.aggregate_id,
-                    "expectedVersion": e.expected_version,
-                    "actualVersion": head,
-                },
+    fingerprint: str | None
+    sequence_number: int
+    position: int
+    recorded_at: datetime
+
+
+@dataclass(slots=True)
+class Inspection:
+    """The stored facts relevant to a set of pending appends."""
+
+    stored: dict[str, StoredRef] = field(default_factory=dict)
+    heads: dict[str, int] = field(default_factory=dict)
+    used: set[tuple[str, int]] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """An accepted event, ready to insert, with the values the store fills in."""
+
+    event: NewEvent
+    id: str
+    aggregate_type: str
+    sequence_number: int
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    rows: list[Row]
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Every event of the request is already stored with identical content."""
+
+    stored: list[StoredRef]
+    ids: list[str]
+
+
+def lookups(
+    requests: Iterable[Sequence[NewEvent]],
+) -> tuple[list[str], list[str], list[tuple[str, int]]]:
+    """Ids, aggregate ids and explicit (aggregate, sequence) pairs an inspection must cover."""
+    ids: set[str] = set()
+    aggregates: set[str] = set()
+    explicit: set[tuple[str, int]] = set()
+    for events in requests:
+        for e in events:
+            if e.id is not None:
+                ids.add(e.id)
+            aggregates.add(e.aggregate_id)
+            if e.sequence_number is not None:
+                explicit.add((e.aggregate_id, e.sequence_number))
+    return sorted(ids), sorted(aggregates), sorted(explicit)
+
+
+class AppendPlanner:
+    def __init__(self, inspection: Inspection) -> None:
+        self._stored = inspection.stored
+        self._heads = dict(inspection.heads)
+        self._used = set(inspection.used)
+        self._pending: dict[str, str] = {}  # id -> fingerprint, accepted earlier in this group
+
+    def plan(self, events: Sequence[NewEvent]) -> Accepted | Duplicate:
+        """Decide one request; raises :class:`SequenceConflict` or :class:`DuplicateEvent`."""
+        fingerprints = [e.fingerprint() for e in events]
+        known = [e.id for e in events if e.id in self._stored or e.id in self._pending]
+        if known:
+            return self._duplicate(events, fingerprints, known)
+
+        heads = dict(self._heads)
+        claimed: set[tuple[str, int]] = set()
+        rows: list[Row] = []
+        for e, fp in zip(events, fingerprints, strict=True):
+            head = heads.get(e.aggregate_id, 0)
+            if e.expected_version is not None and e.expected_version != head:
+                raise SequenceConflict(
+                    f"sequence conflict: aggregate {e.aggregate_id!r} expected version "
+                    f"{e.expected_version} but its version is {head}",
+                    details={
+                        "aggregateId": e.aggregate_id,
+                        "expectedVersion": e.expected_version,
+                        "actualVersion": head,
+                    },
+                )
+            seq = e.sequence_number if e.sequence_number is not None else head + 1
+            key = (e.aggregate_id, seq)
+            if key in self._used or key in claimed:
+                raise SequenceConflict(
+                    f"sequence conflict: sequence number {seq} is already used in aggregate "
+                    f"{e.aggregate_id!r}",
+                    details={"aggregateId": e.aggregate_id, "sequenceNumber": seq},
+                )
+            claimed.add(key)
+            heads[e.aggregate_id] = max(head, seq)
+            rows.append(Row(e, e.id or str(uuid.uuid4()), e.effective_aggregate_type, seq, fp))
+
+        self._heads = heads
+        self._used |= claimed
+        self._pending.update((r.id, r.fingerprint) for r in rows)
+        return Accepted(rows)
+
+    def _duplicate(
+        self, events: Sequence[NewEvent], fingerprints: list[str], known: Sequence[str | None]
+    ) -> Duplicate:
+        identical = len(known) == len(events) and all(
+            e.id in self._stored and self._stored[e.id].fingerprint == fp
+            for e, fp in zip(events, fingerprints, strict=True)
+        )
+        if not identical:
+            listed = ", ".join(repr(i) for i in known)
+            raise DuplicateEvent(
+                f"event id {listed} is already stored with different content"
+                if len(known) == len(events)
+                else f"event id {listed} is already stored; a batch is stored whole or not at all"
             )
-        seq = e.sequence_number if e.sequence_number is not None else head + 1
-        current[e.aggregate_id] = max(head, seq)
-        assigned.append(seq)
-    return assigned
+        ids = [e.id for e in events if e.id]
+        return Duplicate([self._stored[i] for i in ids], ids)

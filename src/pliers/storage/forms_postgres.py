@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
-from pliers.errors import PliersError
 from pliers.events.store import Transaction
 from pliers.forms.records import FormRecord, FormStatus, SubmissionRecord
-from pliers.storage.postgres import PostgresEventStore, translate
+from pliers.storage.postgres import Conn, PostgresEventStore
+from pliers.storage.postgres_errors import translated
 
 _FORM = (
     "f.seq, f.id, f.name, f.description, f.body, f.version, f.status, f.event_sequence,"
     " f.created_at, f.updated_at"
 )
 _SUBMISSION = "seq, id, form_id, form_version, data, submitted_by, metadata, status, created_at"
-
-
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except PliersError:
-        raise
-    except Exception as e:
-        mapped = translate(e)
-        if mapped is None:
-            raise
-        raise mapped from e
 
 
 def _form(row: asyncpg.Record) -> FormRecord:
@@ -64,11 +49,11 @@ def _submission(row: asyncpg.Record) -> SubmissionRecord:
 
 class PostgresFormRecords:
     def __init__(self, store: PostgresEventStore) -> None:
-        self._pool = store.pool
+        self._store = store
 
     async def insert_form(self, tx: Transaction, form: FormRecord) -> None:
-        conn: asyncpg.Connection = tx.connection
-        async with _translated():
+        conn: Conn = tx.connection
+        async with translated():
             await conn.execute(
                 "INSERT INTO forms (id, name, description, body, version, status, event_sequence,"
                 " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -85,8 +70,8 @@ class PostgresFormRecords:
             await self._insert_version(conn, form)
 
     async def update_form(self, tx: Transaction, form: FormRecord, *, new_version: bool) -> None:
-        conn: asyncpg.Connection = tx.connection
-        async with _translated():
+        conn: Conn = tx.connection
+        async with translated():
             await conn.execute(
                 "UPDATE forms SET name = $2, description = $3, body = $4, version = $5,"
                 " status = $6, event_sequence = $7, updated_at = $8 WHERE id = $1",
@@ -102,7 +87,7 @@ class PostgresFormRecords:
             if new_version:
                 await self._insert_version(conn, form)
 
-    async def _insert_version(self, conn: asyncpg.Connection, form: FormRecord) -> None:
+    async def _insert_version(self, conn: Conn, form: FormRecord) -> None:
         await conn.execute(
             "INSERT INTO form_versions (form_id, version, name, description, body, created_at)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
@@ -117,17 +102,17 @@ class PostgresFormRecords:
     async def lock_form(
         self, tx: Transaction, form_id: str, *, exclusive: bool
     ) -> FormRecord | None:
-        conn: asyncpg.Connection = tx.connection
+        conn: Conn = tx.connection
         mode = "UPDATE" if exclusive else "SHARE"
-        async with _translated():
+        async with translated():
             row = await conn.fetchrow(
                 f"SELECT {_FORM} FROM forms f WHERE f.id = $1 FOR {mode}", form_id
             )
         return None if row is None else _form(row)
 
     async def insert_submission(self, tx: Transaction, submission: SubmissionRecord) -> None:
-        conn: asyncpg.Connection = tx.connection
-        async with _translated():
+        conn: Conn = tx.connection
+        async with translated():
             await conn.execute(
                 "INSERT INTO submissions (id, form_id, form_version, data, submitted_by, metadata,"
                 " status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -142,8 +127,8 @@ class PostgresFormRecords:
             )
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with _translated():
-            return list(await self._pool.fetch(sql, *args))
+        async with self._store.connection() as conn, translated():
+            return list(await conn.fetch(sql, *args))
 
     async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None:
         if version is None:

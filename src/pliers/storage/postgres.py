@@ -3,80 +3,70 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import pydantic_core
+from asyncpg.pool import PoolConnectionProxy
 
 from pliers.errors import (
     ConfigurationError,
-    DuplicateEvent,
     PliersError,
-    SequenceConflict,
     ServiceUnavailable,
-    ValidationError,
 )
-from pliers.events.model import AppendResult, EventQuery, NewEvent, QueryPage, StoredEvent
+from pliers.events.model import (
+    AppendResult,
+    EventQuery,
+    NewEvent,
+    QueryPage,
+    StoredEvent,
+)
 from pliers.storage import migrations
+from pliers.storage.postgres_append import LOCK, GroupCommit, append_locked
+from pliers.storage.postgres_errors import UNAVAILABLE, translated
 
 _COLUMNS = (
     'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
     "recorded_at, correlation_id, causation_id, metadata, payload"
 )
-_APPEND = (
-    "SELECT id, sequence_number, position, recorded_at, duplicate FROM pliers_append("
-    "$1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::int[], "
-    "$8::timestamptz[], $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::text[])"
+log = logging.getLogger(__name__)
+#: An event in its wire form, built by PostgreSQL (see StoredEvent.to_wire).
+_TIME = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+_WIRE = (
+    "json_build_object('id', id, 'type', type, 'aggregateId', aggregate_id, "
+    "'aggregateType', aggregate_type, 'sequenceNumber', sequence_number, 'version', version, "
+    f"""'timestamp', to_char("timestamp" AT TIME ZONE 'UTC', {_TIME}), """
+    f"'recordedAt', to_char(recorded_at AT TIME ZONE 'UTC', {_TIME}), "
+    "'correlationId', correlation_id, 'causationId', causation_id, 'metadata', metadata, "
+    "'payload', payload, 'position', position)"
 )
 _MIGRATION_LOCK = 0x706C69657273  # "pliers": one migrator at a time across processes
 
-#: Errors that mean the server is gone or refusing us, not that the request was wrong.
-UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.InterfaceError,
-)
-#: Errors raised when text cannot be stored (NUL characters, unpaired surrogates).
-UNSTORABLE_TEXT: tuple[type[BaseException], ...] = (
-    UnicodeEncodeError,
-    asyncpg.UntranslatableCharacterError,
-    asyncpg.CharacterNotInRepertoireError,
-    asyncpg.InvalidTextRepresentationError,
-)
+#: A connection, whether acquired from a pool or opened on its own.
+Conn = asyncpg.Connection | PoolConnectionProxy
 
 
-def translate(e: BaseException) -> PliersError | None:
-    """The Pliers error a driver error stands for, or None when it is a bug."""
-    if isinstance(e, UNSTORABLE_TEXT):
-        return ValidationError(
-            "Event validation failed: text contains characters the store cannot hold "
-            "(NUL or an unpaired surrogate)",
-            details=[{"field": "event", "rule": "text", "message": str(e).splitlines()[0]}],
-        )
-    if isinstance(e, asyncpg.PostgresError):
-        state = getattr(e, "sqlstate", None)
-        message = getattr(e, "message", None) or str(e)
-        if state == "PL409":
-            detail = getattr(e, "detail", None)
-            return SequenceConflict(message, details=json.loads(detail) if detail else None)
-        if state == "PL410":
-            return DuplicateEvent(message)
-        if isinstance(e, asyncpg.UniqueViolationError):
-            if e.constraint_name == "events_id_key":
-                return DuplicateEvent("an event id in the request is already stored")
-            if e.constraint_name == "events_aggregate_sequence_key":
-                return SequenceConflict(
-                    "sequence conflict: two events of the request claim the same sequence number"
-                )
-    if isinstance(e, UNAVAILABLE):
-        return ServiceUnavailable("the database is unreachable")
-    return None
+def _aggregate_filter(
+    aggregate_id: str, from_sequence: int | None, to_sequence: int | None, limit: int | None
+) -> tuple[str, list[Any]]:
+    """WHERE ... ORDER BY ... LIMIT for reading one aggregate, and its arguments."""
+    sql = "WHERE aggregate_id = $1"
+    args: list[Any] = [aggregate_id]
+    if from_sequence is not None:
+        args.append(from_sequence)
+        sql += f" AND sequence_number >= ${len(args)}"
+    if to_sequence is not None:
+        args.append(to_sequence)
+        sql += f" AND sequence_number <= ${len(args)}"
+    sql += " ORDER BY sequence_number"
+    if limit is not None:
+        args.append(limit)
+        sql += f" LIMIT ${len(args)}"
+    return sql, args
 
 
 def _where(url: str) -> str:
@@ -85,25 +75,12 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
 
 
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except PliersError:
-        raise
-    except Exception as e:
-        mapped = translate(e)
-        if mapped is None:
-            raise
-        raise mapped from e
-
-
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _init_connection(conn: Conn) -> None:
     await conn.set_type_codec("jsonb", encoder=_dumps, decoder=json.loads, schema="pg_catalog")
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return pydantic_core.to_json(value).decode()
 
 
 def _event_from_row(row: asyncpg.Record) -> StoredEvent:
@@ -124,49 +101,21 @@ def _event_from_row(row: asyncpg.Record) -> StoredEvent:
     )
 
 
-def _append_args(events: Sequence[NewEvent]) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(13)]
-    for raw in events:
-        e = raw.resolved()
-        for column, value in zip(
-            columns,
-            (
-                e.id,
-                e.type,
-                e.aggregate_id,
-                e.aggregate_type,
-                e.sequence_number,
-                e.expected_version,
-                e.version,
-                e.timestamp,
-                e.correlation_id,
-                e.causation_id,
-                e.metadata,
-                e.payload,
-                raw.fingerprint(),
-            ),
-            strict=True,
-        ):
-            column.append(value)
-    return columns
-
-
-async def _append(conn: asyncpg.Connection, events: Sequence[NewEvent]) -> list[AppendResult]:
-    async with _translated():
-        rows = await conn.fetch(_APPEND, *_append_args(events))
-    return [AppendResult(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-
 class PostgresTransaction:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self._conn = conn
 
     @property
-    def connection(self) -> asyncpg.Connection:
+    def connection(self) -> Conn:
         return self._conn
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        return await _append(self._conn, events)
+        async with translated():
+            await self._conn.execute(LOCK)
+            [outcome] = await append_locked(self._conn, [events])
+        if isinstance(outcome, PliersError):
+            raise outcome
+        return outcome
 
 
 class PostgresEventStore:
@@ -174,6 +123,7 @@ class PostgresEventStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self._group = GroupCommit(self)
 
     @classmethod
     async def connect(
@@ -188,7 +138,7 @@ class PostgresEventStore:
                 server_settings={"timezone": "UTC", "application_name": "pliers"},
                 timeout=10,
             )
-        except (*UNAVAILABLE, TimeoutError) as e:
+        except (*UNAVAILABLE, TimeoutError) as e:  # type: ignore[misc]  # a tuple of classes
             raise ServiceUnavailable(
                 f"cannot connect to PostgreSQL at {_where(url)}: {e or type(e).__name__}"
             ) from e
@@ -203,13 +153,28 @@ class PostgresEventStore:
         """Apply the migrations not yet recorded; returns the names applied."""
         return await apply_migrations(self.pool)
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        """A pooled connection; failing to get one means the database is unavailable."""
+        try:
+            conn = await self.pool.acquire(timeout=10)
+        except Exception as e:
+            raise ServiceUnavailable("the database is unreachable") from e
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.connection() as conn, translated():
+            return await conn.fetch(sql, *args)
+
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        async with _translated(), self.pool.acquire() as conn:
-            return await _append(conn, events)
+        return await self._group.append(events)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        async with _translated(), self.pool.acquire() as conn, conn.transaction():
+        async with self.connection() as conn, translated(), conn.transaction():
             yield PostgresTransaction(conn)
 
     async def read_aggregate(
@@ -220,21 +185,25 @@ class PostgresEventStore:
         to_sequence: int | None = None,
         limit: int | None = None,
     ) -> list[StoredEvent]:
-        sql = f"SELECT {_COLUMNS} FROM events WHERE aggregate_id = $1"
-        args: list[Any] = [aggregate_id]
-        if from_sequence is not None:
-            args.append(from_sequence)
-            sql += f" AND sequence_number >= ${len(args)}"
-        if to_sequence is not None:
-            args.append(to_sequence)
-            sql += f" AND sequence_number <= ${len(args)}"
-        sql += " ORDER BY sequence_number"
-        if limit is not None:
-            args.append(limit)
-            sql += f" LIMIT ${len(args)}"
-        async with _translated():
-            rows = await self.pool.fetch(sql, *args)
+        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events {where}", *args)
         return [_event_from_row(r) for r in rows]
+
+    async def read_aggregate_json(
+        self,
+        aggregate_id: str,
+        *,
+        from_sequence: int | None = None,
+        to_sequence: int | None = None,
+        limit: int | None = None,
+    ) -> str:
+        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+        rows = await self._fetch(
+            f"SELECT coalesce(json_agg(w.event ORDER BY w.sequence_number), '[]')::text FROM "
+            f"(SELECT {_WIRE} AS event, sequence_number FROM events {where}) w",
+            *args,
+        )
+        return str(rows[0][0])
 
     async def query(self, query: EventQuery) -> QueryPage:
         where = ["position > $1"]
@@ -263,28 +232,25 @@ class PostgresEventStore:
             f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} "
             f"ORDER BY position LIMIT {bind(query.limit + 1)}"
         )
-        async with _translated():
-            rows = await self.pool.fetch(sql, *args)
+        rows = await self._fetch(sql, *args)
         events = [_event_from_row(r) for r in rows[: query.limit]]
         return QueryPage(events, has_more=len(rows) > query.limit)
 
     async def head_position(self) -> int:
-        async with _translated():
-            value = await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
-        return int(value)
+        rows = await self._fetch("SELECT coalesce(max(position), 0) FROM events")
+        return int(rows[0][0])
 
     async def ping(self) -> None:
-        async with _translated():
-            await self.pool.fetchval("SELECT 1", timeout=5)
+        await self._fetch("SELECT 1")
 
     async def close(self) -> None:
         await self.pool.close()
 
 
-async def apply_migrations(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> list[str]:
+async def apply_migrations(pool_or_conn: asyncpg.Pool | Conn) -> list[str]:
     """Apply pending migrations under an advisory lock, each in its own transaction."""
     applied: list[str] = []
-    async with _translated(), _connection(pool_or_conn) as conn:
+    async with translated(), _connection(pool_or_conn) as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
         try:
             await conn.execute(
@@ -311,8 +277,8 @@ async def apply_migrations(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> l
 
 @asynccontextmanager
 async def _connection(
-    pool_or_conn: asyncpg.Pool | asyncpg.Connection,
-) -> AsyncIterator[asyncpg.Connection]:
+    pool_or_conn: asyncpg.Pool | Conn,
+) -> AsyncIterator[Conn]:
     if isinstance(pool_or_conn, asyncpg.Pool):
         async with pool_or_conn.acquire() as conn:
             yield conn

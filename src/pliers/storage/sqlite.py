@@ -33,7 +33,7 @@ from pliers.events.model import (
     StoredEvent,
     format_time,
 )
-from pliers.events.sequencing import assign_sequences
+from pliers.events.sequencing import AppendPlanner, Duplicate, Inspection, StoredRef, lookups
 from pliers.storage import migrations
 
 _COLUMNS = (
@@ -45,6 +45,35 @@ _INSERT = (
     ' "timestamp", recorded_at, correlation_id, causation_id, metadata, payload, fingerprint)'
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING position"
 )
+
+
+#: An event in its wire form, built by SQLite (see StoredEvent.to_wire).
+_WIRE = (
+    "json_object('id', id, 'type', type, 'aggregateId', aggregate_id, "
+    "'aggregateType', aggregate_type, 'sequenceNumber', sequence_number, 'version', version, "
+    "'timestamp', \"timestamp\", 'recordedAt', recorded_at, 'correlationId', correlation_id, "
+    "'causationId', causation_id, 'metadata', json(metadata), 'payload', json(payload), "
+    "'position', position)"
+)
+
+
+def _aggregate_filter(
+    aggregate_id: str, from_sequence: int | None, to_sequence: int | None, limit: int | None
+) -> tuple[str, list[Any]]:
+    """WHERE ... ORDER BY ... LIMIT for reading one aggregate, and its arguments."""
+    sql = "WHERE aggregate_id = ?"
+    args: list[Any] = [aggregate_id]
+    if from_sequence is not None:
+        sql += " AND sequence_number >= ?"
+        args.append(from_sequence)
+    if to_sequence is not None:
+        sql += " AND sequence_number <= ?"
+        args.append(to_sequence)
+    sql += " ORDER BY sequence_number"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return sql, args
 
 
 def _dumps(value: Any) -> str:
@@ -104,65 +133,54 @@ def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
-async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> list[AppendResult]:
-    """Append inside an open write transaction on ``conn``."""
-    resolved = [e.resolved() for e in events]
-    fingerprints = [e.fingerprint() for e in events]
-    ids = [e.id for e in resolved]
-    async with conn.execute(
-        "SELECT id, fingerprint, sequence_number, position, recorded_at FROM events "
-        f"WHERE id IN ({_placeholders(len(ids))})",
-        ids,
-    ) as cursor:
-        existing = {row[0]: row for row in await cursor.fetchall()}
-    if existing:
-        identical = all(
-            e.id in existing and existing[e.id][1] == fp
-            for e, fp in zip(resolved, fingerprints, strict=True)
-        )
-        if identical:
-            return [
-                AppendResult(row[0], row[2], row[3], _parse_time(row[4]), duplicate=True)
-                for row in (existing[e.id] for e in resolved)  # type: ignore[index]
-            ]
-        listed = ", ".join(repr(i) for i in existing)
-        raise DuplicateEvent(f"event id {listed} is already stored with different content")
-
-    aggregates = sorted({e.aggregate_id for e in resolved})
+async def _inspect(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> Inspection:
+    ids, aggregates, explicit = lookups([events])
+    inspection = Inspection()
+    if ids:
+        async with conn.execute(
+            "SELECT id, fingerprint, sequence_number, position, recorded_at FROM events "
+            f"WHERE id IN ({_placeholders(len(ids))})",
+            ids,
+        ) as cursor:
+            for i, fp, seq, position, recorded in await cursor.fetchall():
+                inspection.stored[i] = StoredRef(fp, seq, position, _parse_time(recorded))
     async with conn.execute(
         "SELECT aggregate_id, max(sequence_number) FROM events "
         f"WHERE aggregate_id IN ({_placeholders(len(aggregates))}) GROUP BY aggregate_id",
         aggregates,
     ) as cursor:
-        heads = {row[0]: row[1] for row in await cursor.fetchall()}
-    sequences = assign_sequences(resolved, heads)
-
-    for e, seq in zip(resolved, sequences, strict=True):
-        if e.sequence_number is None or seq > heads.get(e.aggregate_id, 0):
-            continue  # numbers above the stored head cannot clash with stored ones
+        inspection.heads.update((a, n) for a, n in await cursor.fetchall())
+    for aggregate, seq in explicit:
         async with conn.execute(
             "SELECT 1 FROM events WHERE aggregate_id = ? AND sequence_number = ?",
-            (e.aggregate_id, seq),
+            (aggregate, seq),
         ) as cursor:
             if await cursor.fetchone() is not None:
-                raise SequenceConflict(
-                    f"sequence conflict: sequence number {seq} is already used in aggregate "
-                    f"{e.aggregate_id!r}",
-                    details={"aggregateId": e.aggregate_id, "sequenceNumber": seq},
-                )
+                inspection.used.add((aggregate, seq))
+    return inspection
 
+
+async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> list[AppendResult]:
+    """Append inside an open write transaction on ``conn``."""
+    plan = AppendPlanner(await _inspect(conn, events)).plan(events)
+    if isinstance(plan, Duplicate):
+        return [
+            AppendResult(i, s.sequence_number, s.position, s.recorded_at, duplicate=True)
+            for i, s in zip(plan.ids, plan.stored, strict=True)
+        ]
     now = datetime.now(UTC)
     recorded = format_time(now)
     results: list[AppendResult] = []
-    for e, seq, fp in zip(resolved, sequences, fingerprints, strict=True):
+    for row in plan.rows:
+        e = row.event
         async with conn.execute(
             _INSERT,
             (
-                e.id,
+                row.id,
                 e.type,
                 e.aggregate_id,
-                e.aggregate_type,
-                seq,
+                row.aggregate_type,
+                row.sequence_number,
                 e.version,
                 format_time(e.timestamp or now),
                 recorded,
@@ -170,12 +188,12 @@ async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> lis
                 e.causation_id,
                 _dumps(e.metadata),
                 _dumps(e.payload),
-                fp,
+                row.fingerprint,
             ),
         ) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None  # RETURNING always yields the inserted row
-        results.append(AppendResult(e.id, seq, row[0], now))  # type: ignore[arg-type]
+            inserted = await cursor.fetchone()
+        assert inserted is not None  # RETURNING always yields the inserted row
+        results.append(AppendResult(row.id, row.sequence_number, inserted[0], now))
     return results
 
 
@@ -282,19 +300,25 @@ class SqliteEventStore:
         to_sequence: int | None = None,
         limit: int | None = None,
     ) -> list[StoredEvent]:
-        sql = f"SELECT {_COLUMNS} FROM events WHERE aggregate_id = ?"
-        args: list[Any] = [aggregate_id]
-        if from_sequence is not None:
-            sql += " AND sequence_number >= ?"
-            args.append(from_sequence)
-        if to_sequence is not None:
-            sql += " AND sequence_number <= ?"
-            args.append(to_sequence)
-        sql += " ORDER BY sequence_number"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [_event_from_row(r) for r in await self._fetch(sql, args)]
+        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events {where}", args)
+        return [_event_from_row(r) for r in rows]
+
+    async def read_aggregate_json(
+        self,
+        aggregate_id: str,
+        *,
+        from_sequence: int | None = None,
+        to_sequence: int | None = None,
+        limit: int | None = None,
+    ) -> str:
+        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+        rows = await self._fetch(
+            f"SELECT coalesce(json_group_array(json(w.event)), '[]') FROM "
+            f"(SELECT {_WIRE} AS event FROM events {where}) w",
+            args,
+        )
+        return str(rows[0][0])
 
     async def query(self, query: EventQuery) -> QueryPage:
         where = ["position > ?"]

@@ -1,10 +1,10 @@
-"""The pytest plugin (entry point ``pytest11``): real PostgreSQL, Redis and a live server per test."""
+"""The pytest plugin (entry point ``pytest11``): real PostgreSQL, Redis and a live server."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +63,9 @@ async def pliers_db(pliers_postgres: PostgresServer) -> AsyncIterator[postgres.T
 @asynccontextmanager
 async def running_runtime(database_url: str, **settings: Any) -> AsyncIterator[Runtime]:
     """A started :class:`Runtime` on ``database_url`` with small pools, closed on exit."""
-    config = Settings(database_url=database_url, db_pool_min=1, db_pool_max=5, **settings)
+    config = Settings(
+        **{"db_pool_min": 1, "db_pool_max": 5, **settings, "database_url": database_url}
+    )
     runtime = await Runtime.start(config)
     try:
         yield runtime
@@ -170,8 +172,8 @@ async def pliers_cache() -> AsyncIterator[TestCache]:
 
 
 @pytest.fixture
-def event_factory() -> Iterator[EventFactory]:
-    yield EventFactory()
+def event_factory() -> EventFactory:
+    return EventFactory()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 -- The append-only event store.
 --
--- Positions are assigned while pliers_append() holds an EXCLUSIVE lock on the table until commit,
+-- Positions are assigned while an append holds an EXCLUSIVE lock on the table until commit,
 -- so positions become visible in commit order: a reader following positions never skips an event
 -- that commits later with a smaller position. Rows written with a plain INSERT take ROW EXCLUSIVE,
 -- which waits for that lock too.
@@ -45,97 +45,32 @@ CREATE TRIGGER events_fill_defaults BEFORE INSERT ON events
     FOR EACH ROW WHEN (NEW.aggregate_type IS NULL OR NEW.sequence_number IS NULL)
     EXECUTE FUNCTION events_fill_defaults();
 
--- Append events atomically, in one round trip.
---
--- Arrays are parallel, one element per event. A NULL sequence number is assigned as the
--- aggregate's highest + 1; a NULL expected version is not checked. Errors:
---   PL409  sequence conflict (used sequence number, or expected version mismatch)
---   PL410  an id that is stored with different content
--- Re-sending events that are all stored with identical content returns them with duplicate = true.
-CREATE FUNCTION pliers_append(
-    p_id text[], p_type text[], p_aggregate_id text[], p_aggregate_type text[],
-    p_sequence bigint[], p_expected bigint[], p_version integer[], p_timestamp timestamptz[],
-    p_correlation_id text[], p_causation_id text[], p_metadata jsonb[], p_payload jsonb[],
-    p_fingerprint text[]
-) RETURNS TABLE (id text, sequence_number bigint, "position" bigint, recorded_at timestamptz,
-                 duplicate boolean)
+-- Insert planned events in one statement, provided nothing was appended since the planner read
+-- the store at position p_head. Takes the append lock (held to the implicit commit); returns the
+-- inserted rows, or no rows when the store moved on and the append must be planned again.
+CREATE FUNCTION pliers_insert_if_unchanged(
+    p_head bigint, p_id text[], p_type text[], p_aggregate_id text[], p_aggregate_type text[],
+    p_sequence bigint[], p_version integer[], p_timestamp timestamptz[], p_correlation_id text[],
+    p_causation_id text[], p_metadata jsonb[], p_payload jsonb[], p_fingerprint text[]
+) RETURNS TABLE (id text, "position" bigint, recorded_at timestamptz)
 LANGUAGE plpgsql AS $$
-DECLARE
-    n           integer := cardinality(p_id);
-    n_existing  integer;
-    n_same      integer;
-    heads       jsonb;
-    head        bigint;
-    seqs        bigint[] := p_sequence;
-    conflict    record;
 BEGIN
     LOCK TABLE events IN EXCLUSIVE MODE;
-
-    SELECT count(*), count(*) FILTER (WHERE e.fingerprint = i.fp)
-      INTO n_existing, n_same
-      FROM unnest(p_id, p_fingerprint) AS i(id, fp) JOIN events e ON e.id = i.id;
-    IF n_existing > 0 THEN
-        IF n_existing = n AND n_same = n THEN
-            RETURN QUERY
-                SELECT e.id, e.sequence_number, e.position, e.recorded_at, true
-                  FROM unnest(p_id) WITH ORDINALITY AS i(id, ord) JOIN events e ON e.id = i.id
-                 ORDER BY i.ord;
-            RETURN;
-        END IF;
-        RAISE EXCEPTION 'event id % is already stored with different content',
-            (SELECT string_agg(quote_literal(e.id), ', ')
-               FROM unnest(p_id, p_fingerprint) AS i(id, fp) JOIN events e ON e.id = i.id
-              WHERE e.fingerprint IS DISTINCT FROM i.fp OR n_existing < n)
-            USING ERRCODE = 'PL410';
+    IF (SELECT coalesce(max(e.position), 0) FROM events e) <> p_head THEN
+        RETURN;
     END IF;
-
-    SELECT coalesce(jsonb_object_agg(a.aggregate_id, a.head), '{}'::jsonb) INTO heads
-      FROM (SELECT d.aggregate_id,
-                   (SELECT coalesce(max(e.sequence_number), 0) FROM events e
-                     WHERE e.aggregate_id = d.aggregate_id) AS head
-              FROM (SELECT DISTINCT unnest(p_aggregate_id) AS aggregate_id) d) a;
-
-    FOR i IN 1 .. n LOOP
-        head := (heads ->> p_aggregate_id[i])::bigint;
-        IF p_expected[i] IS NOT NULL AND p_expected[i] <> head THEN
-            RAISE EXCEPTION 'sequence conflict: aggregate % expected version % but its version is %',
-                quote_literal(p_aggregate_id[i]), p_expected[i], head
-                USING ERRCODE = 'PL409',
-                      DETAIL = json_build_object('aggregateId', p_aggregate_id[i],
-                                                 'expectedVersion', p_expected[i],
-                                                 'actualVersion', head)::text;
-        END IF;
-        IF seqs[i] IS NULL THEN
-            seqs[i] := head + 1;
-        END IF;
-        IF seqs[i] > head THEN
-            heads := jsonb_set(heads, ARRAY[p_aggregate_id[i]], to_jsonb(seqs[i]));
-        END IF;
-    END LOOP;
-
-    SELECT i.aggregate_id, i.seq INTO conflict
-      FROM unnest(p_aggregate_id, seqs) AS i(aggregate_id, seq)
-      JOIN events e ON e.aggregate_id = i.aggregate_id AND e.sequence_number = i.seq
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'sequence conflict: sequence number % is already used in aggregate %',
-            conflict.seq, quote_literal(conflict.aggregate_id)
-            USING ERRCODE = 'PL409',
-                  DETAIL = json_build_object('aggregateId', conflict.aggregate_id,
-                                             'sequenceNumber', conflict.seq)::text;
-    END IF;
-
     RETURN QUERY
     INSERT INTO events AS e (id, type, aggregate_id, aggregate_type, sequence_number, version,
                              "timestamp", correlation_id, causation_id, metadata, payload,
                              fingerprint)
     SELECT v.id, v.type, v.aggregate_id, v.aggregate_type, v.seq, v.version,
            coalesce(v.ts, now()), v.correlation_id, v.causation_id, v.metadata, v.payload, v.fp
-      FROM unnest(p_id, p_type, p_aggregate_id, p_aggregate_type, seqs, p_version, p_timestamp,
-                  p_correlation_id, p_causation_id, p_metadata, p_payload, p_fingerprint)
+      FROM unnest(p_id, p_type, p_aggregate_id, p_aggregate_type, p_sequence, p_version,
+                  p_timestamp, p_correlation_id, p_causation_id, p_metadata, p_payload,
+                  p_fingerprint)
            WITH ORDINALITY
            AS v(id, type, aggregate_id, aggregate_type, seq, version, ts, correlation_id,
                 causation_id, metadata, payload, fp, ord)
      ORDER BY v.ord
-    RETURNING e.id, e.sequence_number, e.position, e.recorded_at, false;
+    RETURNING e.id, e.position, e.recorded_at;
 END $$;

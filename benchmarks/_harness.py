@@ -1,0 +1,116 @@
+"""Shared pieces of the benchmark scripts: a throwaway database, a served Pliers, statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+import httpx
+
+ADMIN_URL = os.environ.get(
+    "PLIERS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@asynccontextmanager
+async def scratch_database(prefix: str = "pliers_bench") -> AsyncIterator[str]:
+    """A new empty PostgreSQL database, dropped on exit; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield with_database(ADMIN_URL, name)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def pliers_server(database_url: str, *extra: str, **env: str) -> AsyncIterator[str]:
+    """``pliers serve`` in a subprocess; yields its base URL once /health answers."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "PLIERS_DATABASE_URL": database_url,
+        "PLIERS_LOG_LEVEL": "warning",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pliers", "serve", "--port", str(port), *extra],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if (await client.get(f"{base}/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+                await asyncio.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+
+
+async def timed(fn: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await fn()
+    return (time.perf_counter() - started) * 1000
+
+
+async def run_concurrently(
+    n: int, concurrency: int, op: Callable[[int], Awaitable[object]]
+) -> tuple[list[float], float]:
+    """Run ``op(i)`` for i < n with ``concurrency`` workers; returns (latencies ms, wall seconds)."""
+    latencies: list[float] = []
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            started = time.perf_counter()
+            await op(i)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": statistics.median(values), "p95": q[94], "p99": q[98]}
+
+
+def line(label: str, values: list[float]) -> str:
+    p = percentiles(values)
+    return f"{label:<44} p50 {p['p50']:7.2f} ms   p95 {p['p95']:7.2f} ms   p99 {p['p99']:7.2f} ms"

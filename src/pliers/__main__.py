@@ -1,0 +1,5 @@
+"""``python -m pliers``."""
+
+from pliers.cli import main
+
+main()

@@ -1,0 +1,170 @@
+"""Malformed input of every kind gets a 4xx envelope and stores nothing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from pliers.events.store import EventStore
+
+pytestmark = pytest.mark.integration
+
+GOOD = {"type": "test.event", "aggregateId": "agg-1"}
+
+
+async def assert_nothing_stored(store: EventStore) -> None:
+    assert await store.head_position() == 0
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    return body["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**GOOD, "type": "Form.Created"}, "event.type"),
+        ({**GOOD, "type": "single"}, "event.type"),
+        ({**GOOD, "type": "a." + "b" * 100}, "event.type"),
+        ({**GOOD, "aggregateId": ""}, "event.aggregateId"),
+        ({**GOOD, "aggregateId": "has space"}, "event.aggregateId"),
+        ({**GOOD, "aggregateId": "a/b"}, "event.aggregateId"),
+        ({**GOOD, "aggregateId": 123}, "event.aggregateId"),
+        ({**GOOD, "id": "bad id!"}, "event.id"),
+        ({**GOOD, "sequenceNumber": -1}, "event.sequenceNumber"),
+        ({**GOOD, "sequenceNumber": "5"}, "event.sequenceNumber"),
+        ({**GOOD, "sequenceNumber": 1.5}, "event.sequenceNumber"),
+        ({**GOOD, "sequenceNumber": True}, "event.sequenceNumber"),
+        ({**GOOD, "sequenceNumber": 2**63}, "event.sequenceNumber"),
+        ({**GOOD, "expectedVersion": -3}, "event.expectedVersion"),
+        ({**GOOD, "version": 0}, "event.version"),
+        ({**GOOD, "timestamp": "yesterday"}, "event.timestamp"),
+        ({**GOOD, "timestamp": "2026-01-01T00:00:00"}, "event.timestamp"),
+        ({**GOOD, "payload": [1, 2]}, "event.payload"),
+        ({**GOOD, "metadata": "x"}, "event.metadata"),
+        ({**GOOD, "correlationId": "a\u0000b"}, "event.correlationId"),
+        ({**GOOD, "unknownField": 1}, "event.unknownField"),
+    ],
+)
+async def test_wrong_values_are_400_naming_the_field(
+    client: httpx.AsyncClient, store: EventStore, body: dict, field: str
+) -> None:
+    error = assert_error(
+        await client.post("/v1/events/events", json={"event": body}), 400, "VALIDATION_ERROR"
+    )
+    assert "validation" in error["message"]
+    assert field in [d["field"] for d in error["details"]]
+    await assert_nothing_stored(store)
+
+
+async def test_every_failing_field_is_reported_at_once(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/events/events", json={"event": {"type": "BAD", "sequenceNumber": -1}}
+    )
+    fields = {d["field"] for d in assert_error(response, 400, "VALIDATION_ERROR")["details"]}
+    assert fields == {"event.type", "event.aggregateId", "event.sequenceNumber"}
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{", b"not json", b'{"event": }', b"\xff\xfe", b"[" * 50_000, b""]
+)
+async def test_malformed_json_is_400(
+    client: httpx.AsyncClient, store: EventStore, raw: bytes
+) -> None:
+    response = await client.post(
+        "/v1/events/events", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] in ("INVALID_JSON", "VALIDATION_ERROR")
+    await assert_nothing_stored(store)
+
+
+@pytest.mark.parametrize("body", [[], "text", 42, None, {"events": []}, {"event": None}])
+async def test_wrong_envelope_shapes_are_400(client: httpx.AsyncClient, body: object) -> None:
+    assert_error(await client.post("/v1/events/events", json=body), 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": {"limit": 0}},
+        {"query": {"limit": 1001}},
+        {"query": {"eventTypes": "form.created"}},
+        {"query": {"afterPosition": -1}},
+        {"query": {"timestampRange": {"from": "nope"}}},
+        {"query": {"whatever": 1}},
+    ],
+)
+async def test_bad_queries_are_400(client: httpx.AsyncClient, body: dict) -> None:
+    assert_error(await client.post("/v1/events/events/query", json=body), 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"fromSequence": -1}, {"toSequence": "x"}, {"limit": "many"}]
+)
+async def test_bad_aggregate_read_parameters_are_400(
+    client: httpx.AsyncClient, params: dict
+) -> None:
+    response = await client.get("/v1/events/events/aggregates/agg-1", params=params)
+    assert_error(response, 400, "VALIDATION_ERROR")
+
+
+async def test_bad_aggregate_id_in_path_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/events/events/aggregates/" + "x" * 256)
+    assert_error(response, 400, "VALIDATION_ERROR")
+
+
+async def test_payload_the_store_cannot_hold_is_400(
+    client: httpx.AsyncClient, store: EventStore
+) -> None:
+    """NUL characters and unpaired surrogates are refused, not a 500."""
+    for payload in ('{"a": "\\u0000"}', '{"a": "\\ud800"}', '{"a": NaN}', '{"a": [Infinity]}'):
+        raw = f'{{"event": {{"type": "test.event", "aggregateId": "a", "payload": {payload}}}}}'
+        response = await client.post(
+            "/v1/events/events", content=raw, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, response.text
+    await assert_nothing_stored(store)
+
+
+async def test_non_json_content_type_is_415(client: httpx.AsyncClient, store: EventStore) -> None:
+    response = await client.post(
+        "/v1/events/events", content=b"event=1", headers={"content-type": "text/plain"}
+    )
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    await assert_nothing_stored(store)
+
+
+async def test_oversized_body_is_413(client: httpx.AsyncClient, store: EventStore) -> None:
+    payload = {"blob": "x" * (1024 * 1024)}
+    response = await client.post("/v1/events/events", json={"event": {**GOOD, "payload": payload}})
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+    await assert_nothing_stored(store)
+
+
+async def test_oversized_body_without_length_is_413(
+    client: httpx.AsyncClient, store: EventStore
+) -> None:
+    async def chunks():  # streamed, so no Content-Length header
+        for _ in range(20):
+            yield b"x" * 65536
+
+    response = await client.post(
+        "/v1/events/events", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+    await assert_nothing_stored(store)
+
+
+async def test_unknown_route_is_json_404(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/v1/nothing/here"), 404, "NOT_FOUND")
+
+
+async def test_wrong_method_is_json_405(client: httpx.AsyncClient) -> None:
+    assert_error(await client.delete("/v1/events/events"), 405, "METHOD_NOT_ALLOWED")

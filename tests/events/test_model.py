@@ -1,0 +1,114 @@
+"""Event rules that need no database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError as PydanticValidationError
+
+from pliers.errors import DuplicateEvent, SequenceConflict, ValidationError
+from pliers.events.model import EventQuery, NewEvent, decode_cursor, encode_cursor
+from pliers.events.sequencing import Accepted, AppendPlanner, Duplicate, Inspection, StoredRef
+
+
+def event(aggregate: str = "a", **fields: object) -> NewEvent:
+    return NewEvent.model_validate({"type": "test.event", "aggregateId": aggregate, **fields})
+
+
+@pytest.mark.parametrize(
+    "name", ["form.created", "submission.status.changed", "test.event", "a.b", "x1.y_2"]
+)
+def test_event_type_names_accepted(name: str) -> None:
+    assert event(type=name).type == name
+
+
+@pytest.mark.parametrize("name", ["form", "Form.created", ".a", "a.", "a..b", "a b.c", "1a.b"])
+def test_event_type_names_refused(name: str) -> None:
+    with pytest.raises(PydanticValidationError):
+        event(type=name)
+
+
+def test_aggregate_type_defaults_to_first_segment() -> None:
+    assert event(type="submission.status.changed").effective_aggregate_type == "submission"
+    assert event(aggregateType="custom").effective_aggregate_type == "custom"
+
+
+def test_planner_assigns_an_id_only_when_absent() -> None:
+    plan = AppendPlanner(Inspection()).plan([event(id="given"), event()])
+    assert isinstance(plan, Accepted)
+    assert plan.rows[0].id == "given"
+    assert len(plan.rows[1].id) == 36
+
+
+def test_fingerprint_ignores_expected_version_but_not_content() -> None:
+    assert event(expectedVersion=3).fingerprint() == event().fingerprint()
+    assert event(payload={"a": 1}).fingerprint() != event(payload={"a": 2}).fingerprint()
+    assert event(sequenceNumber=1).fingerprint() != event().fingerprint()
+    same_instant = event(timestamp="2026-01-01T01:00:00+01:00").fingerprint()
+    assert same_instant == event(timestamp="2026-01-01T00:00:00Z").fingerprint()
+
+
+def sequences(planner: AppendPlanner, events: list[NewEvent]) -> list[int]:
+    plan = planner.plan(events)
+    assert isinstance(plan, Accepted)
+    return [row.sequence_number for row in plan.rows]
+
+
+def assign_sequences(events: list[NewEvent], heads: dict[str, int]) -> list[int]:
+    return sequences(AppendPlanner(Inspection(heads=heads)), events)
+
+
+def test_omitted_sequences_continue_from_head_within_a_batch() -> None:
+    batch = [event(), event("b"), event(sequenceNumber=10), event(), event(sequenceNumber=2)]
+    assert assign_sequences(batch, {"a": 4}) == [5, 1, 10, 11, 2]
+
+
+def test_expected_version_is_checked_against_the_running_head() -> None:
+    assert assign_sequences([event(), event(expectedVersion=1)], {}) == [1, 2]
+    with pytest.raises(SequenceConflict, match="expected version 0 but its version is 1"):
+        assign_sequences([event(), event(expectedVersion=0)], {})
+
+
+def test_cursor_round_trip_and_garbage() -> None:
+    assert decode_cursor(encode_cursor(12345)) == 12345
+    for garbage in ("", "!!", encode_cursor(1)[:-1] + "@", "cTotMQ"):
+        with pytest.raises(ValidationError):
+            decode_cursor(garbage)
+
+
+def test_query_start_is_the_later_of_cursor_and_after_position() -> None:
+    query = EventQuery.model_validate({"afterPosition": 5, "cursor": encode_cursor(9)})
+    assert query.start_position() == 9
+    assert EventQuery.model_validate({"afterPosition": 5}).start_position() == 5
+
+
+def test_a_refused_request_leaves_the_group_untouched() -> None:
+    """In a group, a request that fails does not consume sequence numbers for later ones."""
+    planner = AppendPlanner(Inspection(heads={"a": 1}, used={("a", 1)}))
+    assert sequences(planner, [event()]) == [2]
+    with pytest.raises(SequenceConflict):
+        planner.plan([event(), event(sequenceNumber=1)])  # 3 would be fine, 1 is used
+    assert sequences(planner, [event()]) == [3]
+    with pytest.raises(SequenceConflict):
+        planner.plan([event(sequenceNumber=3)])  # claimed by the request before
+
+
+def test_requests_in_a_group_see_each_others_ids() -> None:
+    planner = AppendPlanner(Inspection())
+    sequences(planner, [event(id="x")])
+    with pytest.raises(DuplicateEvent):
+        planner.plan([event(id="x")])
+
+
+def test_stored_ids_are_duplicates_only_when_every_event_matches() -> None:
+    stored = event(id="s", payload={"v": 1})
+    ref = StoredRef(stored.fingerprint(), 1, 10, datetime(2026, 1, 1, tzinfo=UTC))
+    planner = AppendPlanner(Inspection(stored={"s": ref}, heads={"a": 1}))
+    plan = planner.plan([stored])
+    assert isinstance(plan, Duplicate)
+    assert plan.stored == [ref]
+    with pytest.raises(DuplicateEvent, match="different content"):
+        planner.plan([event(id="s", payload={"v": 2})])
+    with pytest.raises(DuplicateEvent, match="whole or not at all"):
+        planner.plan([stored, event(id="new")])

@@ -1,0 +1,147 @@
+"""Store-level behaviour every adapter shares (the conformance suite of the EventStore port)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pliers.errors import DuplicateEvent, SequenceConflict
+from pliers.events.model import EventQuery, NewEvent
+from pliers.events.store import EventStore
+
+pytestmark = pytest.mark.integration
+
+
+def event(aggregate: str = "agg", **fields: object) -> NewEvent:
+    return NewEvent.model_validate({"type": "test.event", "aggregateId": aggregate, **fields})
+
+
+async def test_failed_append_rolls_back(store: EventStore) -> None:
+    """The seed's rollback case: a conflicting append leaves only the first event."""
+    first = event(id="valid", sequenceNumber=1, type="test.valid")
+    await store.append([first])
+    with pytest.raises(SequenceConflict, match="sequence"):
+        await store.append([event(id="invalid", sequenceNumber=1, type="test.invalid")])
+    assert [e.id for e in await store.read_aggregate("agg")] == ["valid"]
+
+
+async def test_transaction_rolls_back_appends_when_the_block_fails(store: EventStore) -> None:
+    async def append_then_fail() -> None:
+        async with store.transaction() as tx:
+            await tx.append([event()])
+            raise RuntimeError("after the append")
+
+    with pytest.raises(RuntimeError, match="after the append"):
+        await append_then_fail()
+    assert await store.read_aggregate("agg") == []
+    assert await store.head_position() == 0
+
+
+async def test_positions_increase_across_aggregates(store: EventStore) -> None:
+    results = [(await store.append([event(f"a{i % 3}")]))[0] for i in range(9)]
+    positions = [r.position for r in results]
+    assert positions == sorted(positions)
+    assert len(set(positions)) == 9
+    assert await store.head_position() == positions[-1]
+
+
+async def test_explicit_sequences_may_start_anywhere_and_leave_gaps(store: EventStore) -> None:
+    for seq in (7, 3, 100):
+        await store.append([event(sequenceNumber=seq)])
+    [after] = await store.append([event()])
+    assert after.sequence_number == 101
+    assert [e.sequence_number for e in await store.read_aggregate("agg")] == [3, 7, 100, 101]
+
+
+async def test_expected_version_zero_means_new_aggregate(store: EventStore) -> None:
+    await store.append([event(expectedVersion=0)])
+    with pytest.raises(SequenceConflict) as raised:
+        await store.append([event(expectedVersion=0)])
+    assert raised.value.details == {"aggregateId": "agg", "expectedVersion": 0, "actualVersion": 1}
+    [ok] = await store.append([event(expectedVersion=1)])
+    assert ok.sequence_number == 2
+
+
+async def test_batch_assigns_sequences_after_earlier_events_of_the_batch(store: EventStore) -> None:
+    results = await store.append(
+        [event(), event(sequenceNumber=5), event(), event("other"), event(expectedVersion=6)]
+    )
+    assert [r.sequence_number for r in results] == [1, 5, 6, 1, 7]
+
+
+async def test_identical_resend_is_a_duplicate_and_different_content_is_not(
+    store: EventStore,
+) -> None:
+    original = event(id="e-1", payload={"n": 1})
+    [first] = await store.append([original])
+    [again] = await store.append([original])
+    assert again.duplicate
+    assert again.position == first.position
+    with pytest.raises(DuplicateEvent):
+        await store.append([event(id="e-1", payload={"n": 2})])
+
+
+async def test_batch_mixing_stored_and_new_ids_is_refused(store: EventStore) -> None:
+    await store.append([event(id="old")])
+    with pytest.raises(DuplicateEvent):
+        await store.append([event(id="old"), event(id="new")])
+    assert [e.id for e in await store.read_aggregate("agg")] == ["old"]
+
+
+async def test_query_filters_combine(store: EventStore) -> None:
+    await store.append(
+        [
+            event("f1", type="form.created", correlationId="c1"),
+            event("f1", type="form.updated", correlationId="c1"),
+            event("s1", type="submission.created", correlationId="c2"),
+        ]
+    )
+    page = await store.query(
+        EventQuery.model_validate({"aggregateTypes": ["form"], "correlationId": "c1", "limit": 1})
+    )
+    assert [e.type for e in page.events] == ["form.created"]
+    assert page.has_more
+    rest = await store.query(
+        EventQuery.model_validate({"aggregateTypes": ["form"], "cursor": page.next_cursor})
+    )
+    assert [e.type for e in rest.events] == ["form.updated"]
+    assert not rest.has_more
+    assert rest.next_cursor is None
+
+
+async def test_query_by_timestamp_range(store: EventStore) -> None:
+    await store.append(
+        [
+            event(timestamp="2026-01-01T00:00:00Z", id="jan"),
+            event(timestamp="2026-02-01T00:00:00+01:00", id="feb"),
+            event(timestamp="2026-03-01T00:00:00Z", id="mar"),
+        ]
+    )
+    page = await store.query(
+        EventQuery.model_validate(
+            {"timestampRange": {"from": "2026-01-15T00:00:00Z", "to": "2026-02-28T00:00:00Z"}}
+        )
+    )
+    assert [e.id for e in page.events] == ["feb"]
+    assert page.events[0].timestamp.isoformat() == "2026-01-31T23:00:00+00:00"
+
+
+async def test_migrations_are_recorded_and_not_reapplied(store: EventStore) -> None:
+    assert await store.migrate() == []
+
+
+async def test_aggregate_json_is_the_wire_form_of_the_events(store: EventStore) -> None:
+    """The database-built JSON of an aggregate equals StoredEvent.to_wire(), field for field."""
+    await store.append(
+        [
+            event(payload={"n": 1, "nested": {"list": [1, "two", None]}}, metadata={"m": "é"}),
+            event(correlationId="c", causationId="d", timestamp="2026-03-01T12:00:00.5+02:00"),
+            event("other"),
+            event(sequenceNumber=10, version=3),
+        ]
+    )
+    for window in ({}, {"from_sequence": 2, "to_sequence": 10, "limit": 1}):
+        wire = [e.to_wire() for e in await store.read_aggregate("agg", **window)]
+        assert json.loads(await store.read_aggregate_json("agg", **window)) == wire
+    assert json.loads(await store.read_aggregate_json("nothing")) == []

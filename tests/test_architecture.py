@@ -1,0 +1,22 @@
+"""Imports point one way: domain code loads no web framework, driver or cache client."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+DOMAIN_MODULES = ["pliers.errors", "pliers.events.model", "pliers.events.sequencing"]
+INFRASTRUCTURE = {"fastapi", "starlette", "uvicorn", "asyncpg", "aiosqlite", "redis", "httpx"}
+
+
+@pytest.mark.parametrize("module", DOMAIN_MODULES)
+def test_domain_module_imports_no_infrastructure(module: str) -> None:
+    probe = (
+        f"import json, sys; import {module}; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    loaded = set(json.loads(subprocess.check_output([sys.executable, "-c", probe], text=True)))
+    assert loaded & INFRASTRUCTURE == set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from pliers.errors import Conflict
 from pliers.events.store import Transaction
 from pliers.runtime import Runtime
+from pliers.submissions.service import SubmissionService
 from pliers.testing.factories import FormBuilder
 
 pytestmark = pytest.mark.integration
@@ -408,3 +410,75 @@ async def test_odd_submission_ids_are_404(client: httpx.AsyncClient, submission_
     response = await client.get(f"/v1/submissions/submissions/{submission_id}")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "SUBMISSION_NOT_FOUND"
+
+
+async def test_concurrent_submissions_succeed_or_fail_each_on_their_own(
+    client: httpx.AsyncClient, runtime: Runtime, database_url: str
+) -> None:
+    """Submissions written together in one transaction still fail alone."""
+
+    async def hook(tx: Transaction, form: dict[str, Any], submission: dict[str, Any]) -> None:
+        if submission["data"]["n"] == 13:
+            raise Conflict("thirteen is unlucky")
+
+    runtime.submission_hooks.append(hook)
+    form = await create_form(
+        client, FormBuilder().with_field("n", "integer", required=True).build()
+    )
+    datas: list[dict[str, Any]] = [{"n": n} for n in range(40)]
+    datas[7] = {"n": "seven"}
+    responses = await asyncio.gather(*(submit(client, form["id"], d) for d in datas))
+    statuses = [r.status_code for r in responses]
+    assert statuses[7] == 400
+    assert statuses[13] == 409
+    assert statuses.count(201) == 38
+    stored = await client.get(
+        "/v1/submissions/submissions", params={"formId": form["id"], "limit": 100}
+    )
+    stored_ns = sorted(s["data"]["n"] for s in stored.json()["data"]["submissions"])
+    assert stored_ns == [n for n in range(40) if n not in (7, 13)]
+    assert await count_rows(database_url, "submissions") == 38
+    query = await client.post(
+        "/v1/events/events/query",
+        json={"query": {"eventTypes": ["submission.created"], "limit": 100}},
+    )
+    events = query.json()["data"]["events"]
+    assert sorted(e["payload"]["data"]["n"] for e in events) == stored_ns
+    positions = [e["position"] for e in events]
+    assert positions == sorted(set(positions))
+
+
+async def test_a_failed_group_append_is_retried_one_by_one(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An append that fails for one submission of a group does not fail the others.
+
+    The submission given an id that is already taken is retried alone with a fresh id.
+    """
+    form = await create_form(client, FormBuilder().with_text_field("a").build())
+    taken = str(uuid.uuid4())
+    squatter = {"type": "submission.created", "aggregateId": taken}
+    assert (await client.post("/v1/events/events", json={"event": squatter})).status_code == 201
+    ids = iter([uuid.UUID(taken), *(uuid.uuid4() for _ in range(100))])
+    monkeypatch.setattr("pliers.submissions.service.uuid", SimpleNamespace(uuid4=lambda: next(ids)))
+    retried: list[int] = []
+    one_by_one = SubmissionService._write_one_by_one
+
+    async def spy(self: SubmissionService, requests: list[Any]) -> list[Any]:
+        retried.append(len(requests))
+        return await one_by_one(self, requests)
+
+    monkeypatch.setattr(SubmissionService, "_write_one_by_one", spy)
+    responses = await asyncio.gather(
+        *(submit(client, form["id"], {"a": str(n)}) for n in range(10))
+    )
+    assert [r.status_code for r in responses] == [201] * 10
+    assert retried
+    assert retried[0] > 1
+    assert taken not in {r.json()["data"]["id"] for r in responses}
+    listing = await client.get("/v1/submissions/submissions", params={"formId": form["id"]})
+    assert sorted(s["data"]["a"] for s in listing.json()["data"]["submissions"]) == [
+        str(n) for n in range(10)
+    ]
+    squatted = await client.get(f"/v1/events/events/aggregates/{taken}")
+    assert len(squatted.json()["data"]["events"]) == 1

@@ -112,8 +112,7 @@ async def test_listing_forms_and_submissions_in_order(
         for f in forms:
             await records.insert_form(tx, f)
         await records.update_form(tx, replace(forms[1], status="archived"), new_version=False)
-        for n in range(7):
-            await records.insert_submission(tx, a_submission(forms[n % 2], n))
+        await records.insert_submissions(tx, [a_submission(forms[n % 2], n) for n in range(7)])
 
     listed = await records.list_forms(after=0, limit=10)
     assert [f.name for f in listed] == ["F0", "F1", "F2"]
@@ -139,3 +138,28 @@ async def test_listing_forms_and_submissions_in_order(
     one = await records.get_submission(of_first[1].id)
     assert one == of_first[1]
     assert await records.get_submission("missing") is None
+
+
+async def test_lock_forms_and_savepoints(runtime: Runtime, records: FormRecords) -> None:
+    forms = [a_form(name=f"F{i}") for i in range(2)]
+    async with runtime.store.transaction() as tx:
+        for f in forms:
+            await records.insert_form(tx, f)
+    kept, undone = a_submission(forms[0], 1), a_submission(forms[0], 2)
+    async with runtime.store.transaction() as tx:
+        locked = await records.lock_forms(tx, [forms[1].id, "missing", forms[0].id])
+        assert {k: v.name for k, v in locked.items()} == {forms[0].id: "F0", forms[1].id: "F1"}
+        async with records.savepoint(tx):
+            await records.insert_submissions(tx, [kept])
+
+        async def fails_after_writing() -> None:
+            async with records.savepoint(tx):
+                await records.insert_submissions(tx, [undone])
+                raise RuntimeError("undo me")
+
+        with pytest.raises(RuntimeError, match="undo me"):
+            await fails_after_writing()
+    assert await records.get_submission(kept.id) == replace(
+        kept, seq=(await records.last_submission_seq(forms[0].id))
+    )
+    assert await records.get_submission(undone.id) is None

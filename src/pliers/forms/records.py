@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -99,7 +101,17 @@ class FormRecords(Protocol):
         """The current form, locked until ``tx`` ends: shared (submissions) or exclusive."""
         ...
 
-    async def insert_submission(self, tx: Transaction, submission: SubmissionRecord) -> None: ...
+    async def lock_forms(self, tx: Transaction, form_ids: Sequence[str]) -> dict[str, FormRecord]:
+        """The current forms among ``form_ids``, each under a shared lock until ``tx`` ends."""
+        ...
+
+    async def insert_submissions(
+        self, tx: Transaction, submissions: Sequence[SubmissionRecord]
+    ) -> None: ...
+
+    def savepoint(self, tx: Transaction) -> AbstractAsyncContextManager[None]:
+        """A nested unit of ``tx``: undone alone when its block raises, kept otherwise."""
+        ...
 
     async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None: ...
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -110,21 +112,43 @@ class PostgresFormRecords:
             )
         return None if row is None else _form(row)
 
-    async def insert_submission(self, tx: Transaction, submission: SubmissionRecord) -> None:
+    async def lock_forms(self, tx: Transaction, form_ids: Sequence[str]) -> dict[str, FormRecord]:
         conn: Conn = tx.connection
         async with translated():
-            await conn.execute(
+            rows = await conn.fetch(
+                f"SELECT {_FORM} FROM forms f WHERE f.id = ANY($1::text[]) ORDER BY f.id FOR SHARE",
+                list(form_ids),
+            )
+        return {row["id"]: _form(row) for row in rows}
+
+    async def insert_submissions(
+        self, tx: Transaction, submissions: Sequence[SubmissionRecord]
+    ) -> None:
+        conn: Conn = tx.connection
+        async with translated():
+            await conn.executemany(
                 "INSERT INTO submissions (id, form_id, form_version, data, submitted_by, metadata,"
                 " status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                submission.id,
-                submission.form_id,
-                submission.form_version,
-                submission.data,
-                submission.submitted_by,
-                submission.metadata,
-                submission.status,
-                submission.created_at,
+                [
+                    (
+                        s.id,
+                        s.form_id,
+                        s.form_version,
+                        s.data,
+                        s.submitted_by,
+                        s.metadata,
+                        s.status,
+                        s.created_at,
+                    )
+                    for s in submissions
+                ],
             )
+
+    @asynccontextmanager
+    async def savepoint(self, tx: Transaction) -> AsyncIterator[None]:
+        conn: Conn = tx.connection
+        async with conn.transaction():  # nested in the open transaction: a savepoint
+            yield
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         async with self._store.connection() as conn, translated():

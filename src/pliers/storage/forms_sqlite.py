@@ -1,8 +1,8 @@
 """SQLite adapter of the form and submission read models.
 
 Writes run on the store's writer connection inside its ``BEGIN IMMEDIATE`` transaction, which
-already excludes every other writer, so ``lock_form`` is a plain read. Reads use the store's
-reader connection, which in WAL mode sees only committed data.
+already excludes every other writer, so ``lock_form`` and ``lock_forms`` are plain reads. Reads
+use the store's reader connection, which in WAL mode sees only committed data.
 """
 
 from __future__ import annotations
@@ -153,23 +153,52 @@ class SqliteFormRecords:
             row = await cursor.fetchone()
         return None if row is None else _form(row)
 
-    async def insert_submission(self, tx: Transaction, submission: SubmissionRecord) -> None:
+    async def lock_forms(self, tx: Transaction, form_ids: Sequence[str]) -> dict[str, FormRecord]:
+        conn: aiosqlite.Connection = tx.connection
+        marks = ",".join("?" * len(form_ids))
+        async with (
+            _translated(),
+            conn.execute(
+                f"SELECT {_FORM} FROM forms f WHERE f.id IN ({marks})", form_ids
+            ) as cursor,
+        ):
+            rows = await cursor.fetchall()
+        return {row[1]: _form(row) for row in rows}
+
+    async def insert_submissions(
+        self, tx: Transaction, submissions: Sequence[SubmissionRecord]
+    ) -> None:
         conn: aiosqlite.Connection = tx.connection
         async with _translated():
-            await conn.execute(
+            await conn.executemany(
                 "INSERT INTO submissions (id, form_id, form_version, data, submitted_by, metadata,"
                 " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    submission.id,
-                    submission.form_id,
-                    submission.form_version,
-                    _dumps(submission.data),
-                    submission.submitted_by,
-                    _dumps(submission.metadata),
-                    submission.status,
-                    format_time(submission.created_at),
-                ),
+                [
+                    (
+                        s.id,
+                        s.form_id,
+                        s.form_version,
+                        _dumps(s.data),
+                        s.submitted_by,
+                        _dumps(s.metadata),
+                        s.status,
+                        format_time(s.created_at),
+                    )
+                    for s in submissions
+                ],
             )
+
+    @asynccontextmanager
+    async def savepoint(self, tx: Transaction) -> AsyncIterator[None]:
+        conn: aiosqlite.Connection = tx.connection
+        await conn.execute("SAVEPOINT pliers_unit")
+        try:
+            yield
+        except BaseException:
+            await conn.execute("ROLLBACK TO SAVEPOINT pliers_unit")
+            await conn.execute("RELEASE SAVEPOINT pliers_unit")
+            raise
+        await conn.execute("RELEASE SAVEPOINT pliers_unit")
 
     async def _fetch(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
         async with _translated(), self._reader.execute(sql, args) as cursor:

@@ -1,13 +1,20 @@
 """The Submission Engine: data checked against the form's current version and recorded as an event.
 
-A submission is written in one transaction: the form row is read under a shared lock (so the
-form cannot change or be archived until the submission commits), the submission row is stored,
-the submission hooks run (the notification outbox is one), and ``submission.created`` is appended
-last. Anything that fails along the way rolls all of it back.
+Submissions are written in groups: concurrent requests queue up and one writer stores everything
+queued in a single transaction. In it, the forms are read under a shared lock (so none can change
+or be archived until the group commits), each submission is checked, its row stored and the
+submission hooks run (the notification outbox is one), and the ``submission.created`` events of
+the group are appended last, in one append. Every append holds the store's ordering lock until
+commit, so taking turns would pay one commit per submission; a group pays one for all.
+
+Each submission still succeeds or fails on its own: a refused submission writes nothing, a failing
+hook undoes its own submission (savepoint), and if the group's append fails the requests are
+retried one by one, so only the one at fault fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -16,6 +23,7 @@ from typing import Any
 from pliers.errors import (
     FormArchived,
     FormNotFound,
+    PliersError,
     SubmissionNotFound,
     ValidationError,
 )
@@ -23,7 +31,7 @@ from pliers.events.model import NewEvent
 from pliers.events.service import EventService
 from pliers.events.store import EventStore, Transaction
 from pliers.forms import validation
-from pliers.forms.records import FormRecords, SubmissionRecord, decode_cursor, page
+from pliers.forms.records import FormRecord, FormRecords, SubmissionRecord, decode_cursor, page
 from pliers.forms.service import FormService, check_id, is_id
 from pliers.forms.values import storable
 from pliers.submissions.export import csv_chunks
@@ -31,7 +39,10 @@ from pliers.submissions.model import NewSubmission
 
 #: ``await hook(tx, form, submission)`` with both as the API returns them.
 SubmissionHook = Callable[[Transaction, dict[str, Any], dict[str, Any]], Awaitable[None]]
+#: What became of one request: the stored submission, or why not.
+Outcome = dict[str, Any] | Exception
 EXPORT_PAGE = 500
+MAX_GROUP = 100
 
 
 class SubmissionService:
@@ -49,32 +60,91 @@ class SubmissionService:
         self.forms = forms
         #: the runtime's own list, so hooks registered later are called too
         self.hooks = hooks
+        self._queue: list[tuple[NewSubmission, asyncio.Future[dict[str, Any]]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def create(self, request: NewSubmission) -> dict[str, Any]:
         check_id(request.form_id)
         _check_storable(request)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        return await future
+
+    async def _write_queued(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+            requests = [request for request, _ in group]
+            try:
+                outcomes = await self._write(requests)
+            except Exception as e:
+                outcomes = [e] if len(group) == 1 else await self._write_one_by_one(requests)
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if future.done():
+                    continue  # the caller went away; what it sent is stored all the same
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    async def _write_one_by_one(self, requests: list[NewSubmission]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for request in requests:
+            try:
+                outcomes.extend(await self._write([request]))
+            except Exception as e:
+                outcomes.append(e)
+        return outcomes
+
+    async def _write(self, requests: list[NewSubmission]) -> list[Outcome]:
+        """Store the acceptable ``requests`` in one transaction; the others get their error."""
+        outcomes: list[Outcome | None] = [None] * len(requests)
+        written: list[tuple[int, SubmissionRecord, dict[str, Any]]] = []
         async with self.store.transaction() as tx:
-            form = await self.records.lock_form(tx, request.form_id, exclusive=False)
-            if form is None:
-                raise FormNotFound(f"form {request.form_id!r} not found")
-            if form.status == "archived":
-                raise FormArchived(f"form {request.form_id!r} is archived; it takes no submissions")
-            validation.check(self.forms.schema(form), request.data)
-            submission = SubmissionRecord(
-                id=str(uuid.uuid4()),
-                form_id=form.id,
-                form_version=form.version,
-                data=request.data,
-                submitted_by=request.submitted_by,
-                metadata=request.metadata,
-                created_at=datetime.now(UTC),
-            )
-            await self.records.insert_submission(tx, submission)
+            forms = await self.records.lock_forms(tx, sorted({r.form_id for r in requests}))
+            accepted: list[tuple[int, FormRecord, SubmissionRecord]] = []
+            for i, request in enumerate(requests):
+                try:
+                    form = self._checked(forms.get(request.form_id), request)
+                except PliersError as e:
+                    outcomes[i] = e
+                    continue
+                accepted.append((i, form, _record(form, request)))
+            if self.hooks:
+                for i, form, submission in accepted:
+                    try:
+                        wire = await self._insert_with_hooks(tx, form, submission)
+                    except Exception as e:  # this submission is undone; the group goes on
+                        outcomes[i] = e
+                        continue
+                    written.append((i, submission, wire))
+            elif accepted:
+                await self.records.insert_submissions(tx, [s for _, _, s in accepted])
+                written = [(i, s, s.to_wire()) for i, _, s in accepted]
+            results = await tx.append([_created(s) for _, s, _ in written]) if written else []
+        if results:
+            await self.events.committed(max(r.position for r in results))
+        for i, _, wire in written:
+            outcomes[i] = wire
+        return [o for o in outcomes if o is not None]
+
+    def _checked(self, form: FormRecord | None, request: NewSubmission) -> FormRecord:
+        if form is None:
+            raise FormNotFound(f"form {request.form_id!r} not found")
+        if form.status == "archived":
+            raise FormArchived(f"form {request.form_id!r} is archived; it takes no submissions")
+        validation.check(self.forms.schema(form), request.data)
+        return form
+
+    async def _insert_with_hooks(
+        self, tx: Transaction, form: FormRecord, submission: SubmissionRecord
+    ) -> dict[str, Any]:
+        async with self.records.savepoint(tx):
+            await self.records.insert_submissions(tx, [submission])
             form_wire, submission_wire = form.to_wire(), submission.to_wire()
             for hook in self.hooks:
                 await hook(tx, form_wire, submission_wire)
-            [result] = await tx.append([_created(submission)])
-        await self.events.committed(result.position)
         return submission_wire
 
     async def get(self, submission_id: str) -> dict[str, Any]:
@@ -115,6 +185,18 @@ class SubmissionService:
                 return
             yield found
             after = found[-1].seq
+
+
+def _record(form: FormRecord, request: NewSubmission) -> SubmissionRecord:
+    return SubmissionRecord(
+        id=str(uuid.uuid4()),
+        form_id=form.id,
+        form_version=form.version,
+        data=request.data,
+        submitted_by=request.submitted_by,
+        metadata=request.metadata,
+        created_at=datetime.now(UTC),
+    )
 
 
 def _created(submission: SubmissionRecord) -> NewEvent:

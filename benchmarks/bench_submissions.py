@@ -1,54 +1,33 @@
 """Submission throughput and latency of ``pliers serve`` on PostgreSQL, over HTTP.
 
-Creates a fresh database, starts the server as a subprocess on it, creates a 20-field form and
+    .venv/bin/python benchmarks/bench_submissions.py [--sequential 1000] [--concurrent 3000]
+
+Starts ``pliers serve`` (one worker) on a fresh PostgreSQL database, creates a 20-field form and
 measures, in one run:
 
-- submission latency (p50/p95/p99) at concurrency 1,
-- submissions per second at concurrency 50,
-- plain event publishes per second at concurrency 50 (the store's own rate), and the ratio.
+- submission latency (p50/p95/p99) at concurrency 1, with httpx;
+- submissions per second and event publishes per second at concurrency 50, and their ratio,
+  in alternating rounds so that a change in machine load affects both alike. This is measured with
+  httpx and, when it is installed (``pip install -e '.[bench]'``), with aiohttp: an httpx client
+  in one process saturates long before the server does, so its rates mostly measure itself.
 
 Targets: p50 <= 5 ms; submissions/s >= 60% of publishes/s.
-
-    python benchmarks/bench_submissions.py [--sequential 1000] [--concurrent 3000]
-
-PostgreSQL is found from PLIERS_TEST_DATABASE_URL (an admin URL), else 127.0.0.1:5432.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
-import os
-import signal
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
+from _harness import line, percentiles, pliers_server, run_concurrently, scratch_database
 
 ROUNDS = 3
-ADMIN_URL = (
-    os.environ.get("PLIERS_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: (method, path, JSON body) -> status code
+Send = Callable[[str, dict[str, Any]], Awaitable[int]]
 
 
 def twenty_field_form() -> dict[str, Any]:
@@ -106,160 +85,101 @@ def submission_data(i: int) -> dict[str, Any]:
     }
 
 
-async def wait_until_up(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"pliers serve exited with {server.returncode}")
-        try:
-            if (await client.get("/health")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit("pliers serve did not come up within 30 s")
+class Workload:
+    """A submission and an event publish of the same content, sent through ``send``."""
+
+    def __init__(self, send: Send, form_id: str) -> None:
+        self.send = send
+        self.form_id = form_id
+
+    async def submit(self, i: int) -> None:
+        body = {"formId": self.form_id, "data": submission_data(i), "submittedBy": f"user-{i}"}
+        status = await self.send("/v1/submissions/submissions", body)
+        if status != 201:
+            raise SystemExit(f"submission failed with {status}")
+
+    async def publish(self, i: int) -> None:
+        payload = {"formId": self.form_id, "data": submission_data(i), "submittedBy": f"user-{i}"}
+        event = {"type": "bench.recorded", "aggregateId": str(uuid.uuid4()), "payload": payload}
+        status = await self.send("/v1/events/events", {"event": event})
+        if status != 201:
+            raise SystemExit(f"publish failed with {status}")
+
+    async def rates(self, total: int) -> tuple[float, float]:
+        """(submissions/s, publishes/s) at concurrency 50, in alternating rounds."""
+        await run_concurrently(200, 50, self.submit)  # warm-up
+        await run_concurrently(200, 50, self.publish)
+        submit_seconds = publish_seconds = 0.0
+        per_round = total // ROUNDS
+        for _ in range(ROUNDS):
+            submit_seconds += (await run_concurrently(per_round, 50, self.submit))[1]
+            publish_seconds += (await run_concurrently(per_round, 50, self.publish))[1]
+        return per_round * ROUNDS / submit_seconds, per_round * ROUNDS / publish_seconds
 
 
-async def run_concurrently(
-    total: int, workers: int, call: Callable[[int], Awaitable[None]]
-) -> float:
-    """Run ``call(i)`` for i < total with ``workers`` in flight; returns the wall time."""
-    counter = itertools.count()
-
-    async def worker() -> None:
-        while (i := next(counter)) < total:
-            await call(i)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return time.perf_counter() - started
+def report_rates(client: str, submits: float, publishes: float) -> bool:
+    ratio = submits / publishes
+    print(
+        f"{client:<8} concurrency 50: submissions/s {submits:7.0f}   publishes/s {publishes:7.0f}"
+        f"   ratio {ratio:.2f}"
+    )
+    return ratio >= 0.6
 
 
-def percentile(sorted_values: list[float], p: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
-    return sorted_values[index]
+async def with_aiohttp(base: str, form_id: str, total: int) -> tuple[float, float] | None:
+    try:
+        import aiohttp
+    except ImportError:
+        return None
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(base, connector=connector) as session:
+
+        async def send(path: str, body: dict[str, Any]) -> int:
+            async with session.post(path, json=body) as response:
+                await response.read()
+                return response.status
+
+        return await Workload(send, form_id).rates(total)
 
 
-async def measure(
-    base_url: str, server: subprocess.Popen[bytes], sequential: int, concurrent: int
-) -> None:
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-        await wait_until_up(client, server)
+async def main(sequential: int, concurrent: int) -> None:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with (
+        scratch_database() as url,
+        pliers_server(url) as base,
+        httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client,
+    ):
         created = await client.post("/v1/forms/forms", json=twenty_field_form())
         assert created.status_code == 201, created.text
         form_id = created.json()["data"]["id"]
 
-        async def submit(i: int) -> None:
-            response = await client.post(
-                "/v1/submissions/submissions",
-                json={"formId": form_id, "data": submission_data(i), "submittedBy": f"user-{i}"},
-            )
-            if response.status_code != 201:
-                raise SystemExit(f"submission failed: {response.status_code} {response.text}")
+        async def send(path: str, body: dict[str, Any]) -> int:
+            return (await client.post(path, json=body)).status_code
 
-        async def publish(i: int) -> None:
-            data = submission_data(i)
-            event = {
-                "type": "bench.recorded",
-                "aggregateId": str(uuid.uuid4()),
-                "payload": {
-                    "formId": form_id,
-                    "formVersion": 1,
-                    "data": data,
-                    "submittedBy": f"user-{i}",
-                },
-            }
-            response = await client.post("/v1/events/events", json={"event": event})
-            if response.status_code != 201:
-                raise SystemExit(f"publish failed: {response.status_code} {response.text}")
+        work = Workload(send, form_id)
+        for i in range(100):  # warm-up: connections, caches, prepared statements
+            await work.submit(i)
+        single, _ = await run_concurrently(sequential, 1, work.submit)
+        httpx_rates = await work.rates(concurrent)
+        aiohttp_rates = await with_aiohttp(base, form_id, concurrent)
 
-        for i in range(100):  # warm up connections, caches and prepared statements
-            await submit(i)
-            await publish(i)
-
-        latencies = []
-        publish_latencies = []
-        for i in range(sequential):
-            started = time.perf_counter()
-            await submit(i)
-            latencies.append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            await publish(i)
-            publish_latencies.append((time.perf_counter() - started) * 1000)
-        latencies.sort()
-        publish_latencies.sort()
-
-        # alternate in rounds, so a change in machine load affects both rates alike
-        submit_seconds = publish_seconds = 0.0
-        for _ in range(ROUNDS):
-            submit_seconds += await run_concurrently(concurrent // ROUNDS, 50, submit)
-            publish_seconds += await run_concurrently(concurrent // ROUNDS, 50, publish)
-        concurrent = concurrent // ROUNDS * ROUNDS
-
-    submit_rate = concurrent / submit_seconds
-    publish_rate = concurrent / publish_seconds
-    p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
-    mean = statistics.fmean(latencies)
-    print(f"submission latency, concurrency 1 ({sequential} requests, interleaved with publishes):")
-    print(f"  p50 {p50:.2f} ms   p95 {p95:.2f} ms   p99 {p99:.2f} ms   mean {mean:.2f} ms")
-    ref50, ref95 = (percentile(publish_latencies, p) for p in (50, 95))
-    print(f"  for reference, event publish latency: p50 {ref50:.2f} ms   p95 {ref95:.2f} ms")
-    print(f"submissions/s, concurrency 50 ({concurrent} requests): {submit_rate:.0f}")
-    print(f"publishes/s,   concurrency 50 ({concurrent} requests): {publish_rate:.0f}")
-    print(f"ratio submissions/publishes: {submit_rate / publish_rate:.2f}")
+    print(f"Submissions to a 20-field form, pliers serve on PostgreSQL, one worker, {base}")
+    print(line(f"submission, concurrency 1 ({sequential}, httpx)", single))
+    ratios = [report_rates("httpx", *httpx_rates)]
+    if aiohttp_rates is None:
+        print("aiohttp  not installed (pip install -e '.[bench]'): httpx figures only")
+    else:
+        ratios.append(report_rates("aiohttp", *aiohttp_rates))
+    p50 = percentiles(single)["p50"]
     print(
-        f"targets: p50 <= 5 ms [{'met' if p50 <= 5 else 'MISSED'}]; "
-        f"ratio >= 0.60 [{'met' if submit_rate >= 0.6 * publish_rate else 'MISSED'}]"
+        f"targets: p50 <= 5 ms [{'met' if p50 <= 5 else 'MISSED'}]; submissions/s >= 0.60 x "
+        f"publishes/s [{'met' if all(ratios) else 'MISSED'}]"
     )
 
 
-async def admin_execute(sql: str) -> None:
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(sql)
-    finally:
-        await admin.close()
-
-
-def main() -> None:
+if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sequential", type=int, default=1000)
     parser.add_argument("--concurrent", type=int, default=3000)
     args = parser.parse_args()
-
-    name = f"pliers_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(admin_execute(f'CREATE DATABASE "{name}"'))
-    port = free_port()
-    env = {
-        **os.environ,
-        "PLIERS_DATABASE_URL": with_database(ADMIN_URL, name),
-        "PLIERS_PORT": str(port),
-        "PLIERS_LOG_LEVEL": "warning",
-    }
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(
-            [sys.executable, "-c", "from pliers.cli import main; main()", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        try:
-            asyncio.run(
-                measure(f"http://127.0.0.1:{port}", server, args.sequential, args.concurrent)
-            )
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            if server.returncode not in (0, -signal.SIGINT, 130):
-                log.seek(0)
-                print(log.read().decode(errors="replace")[-2000:], file=sys.stderr)
-            asyncio.run(admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-if __name__ == "__main__":
-    main()
+    asyncio.run(main(args.sequential, args.concurrent))

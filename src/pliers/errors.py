@@ -78,3 +78,23 @@ class ConfigurationError(PliersError):
     """A setting that cannot work; raised before the server starts."""
 
     code = "CONFIGURATION_ERROR"
+
+
+class FormNotFound(NotFound):
+    code = "FORM_NOT_FOUND"
+
+
+class SubmissionNotFound(NotFound):
+    code = "SUBMISSION_NOT_FOUND"
+
+
+class VersionConflict(Conflict):
+    """An ``expectedVersion`` of a form that is no longer its current version."""
+
+    code = "VERSION_CONFLICT"
+
+
+class FormArchived(Conflict):
+    """A write to a form that is archived."""
+
+    code = "FORM_ARCHIVED"

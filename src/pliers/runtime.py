@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from pliers.events.service import EventService
 from pliers.events.store import EventStore, Transaction
 from pliers.settings import Settings
 from pliers.storage import open_store
+
+if TYPE_CHECKING:
+    from pliers.forms.service import FormService
+    from pliers.submissions.service import SubmissionService
 
 #: Called inside the transaction that stores a submission, with the form and submission resources
 #: as the API returns them (see SPEC "Forms" and "Submissions"); the notification outbox is one.
@@ -62,3 +67,21 @@ class Runtime:
     async def close(self) -> None:
         while self._closers:
             await self._closers.pop()()
+
+    @cached_property
+    def forms(self) -> FormService:
+        """The Form Engine, on this runtime's store."""
+        from pliers.forms.service import FormService
+        from pliers.storage.forms import form_records
+
+        return FormService(self.store, form_records(self.store), self.events)
+
+    @cached_property
+    def submissions(self) -> SubmissionService:
+        """The Submission Engine; it calls :attr:`submission_hooks` in each submission."""
+        from pliers.submissions.service import SubmissionService
+
+        forms = self.forms
+        return SubmissionService(
+            self.store, forms.records, self.events, forms, self.submission_hooks
+        )

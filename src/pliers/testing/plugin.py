@@ -21,7 +21,7 @@ from pliers.runtime import Runtime
 from pliers.settings import Settings
 from pliers.testing import postgres, services
 from pliers.testing import redis as redis_db
-from pliers.testing.factories import EventFactory
+from pliers.testing.factories import EventFactory, FormBuilder
 
 
 @dataclass(frozen=True)
@@ -174,3 +174,9 @@ async def pliers_cache() -> AsyncIterator[TestCache]:
 @pytest.fixture
 def event_factory() -> EventFactory:
     return EventFactory()
+
+
+@pytest.fixture
+def form_builder() -> FormBuilder:
+    """A fresh :class:`FormBuilder` for the body of ``POST /v1/forms/forms``."""
+    return FormBuilder()

@@ -1,0 +1,38 @@
+"""HTTP routes of the Submission Engine (the doubled path segments are the seed's)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from pliers.api.deps import require_json, runtime
+from pliers.api.envelope import ok
+from pliers.runtime import Runtime
+from pliers.submissions.model import NewSubmission
+
+router = APIRouter(
+    prefix="/v1/submissions", tags=["submissions"], dependencies=[Depends(require_json)]
+)
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+@router.post("/submissions", status_code=201, summary="Submit data to a form")
+async def create_submission(body: NewSubmission, rt: RuntimeDep) -> Response:
+    return ok(await rt.submissions.create(body), 201)
+
+
+@router.get("/submissions", summary="List submissions in creation order, optionally of one form")
+async def list_submissions(
+    rt: RuntimeDep,
+    form_id: Annotated[str | None, Query(alias="formId", min_length=1, max_length=255)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    return ok(await rt.submissions.list_submissions(form_id=form_id, limit=limit, cursor=cursor))
+
+
+@router.get("/submissions/{submission_id}", summary="Read a submission")
+async def get_submission(submission_id: str, rt: RuntimeDep) -> Response:
+    return ok(await rt.submissions.get(submission_id))

@@ -1,0 +1,163 @@
+"""The read models of forms and submissions, and the port their storage adapters implement.
+
+The tables are projections kept in the same transaction as the events they follow
+(``form.created``, ``form.updated``, ``form.archived``, ``submission.created``), so they are never
+behind the event store or ahead of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pliers.errors import ValidationError
+from pliers.events.model import format_time
+from pliers.events.store import Transaction
+
+FormStatus = Literal["active", "archived"]
+
+
+@dataclass(frozen=True, slots=True)
+class FormRecord:
+    """One version of a form, with the form's status."""
+
+    id: str
+    name: str
+    description: str | None
+    #: ``{fields, validation, notifications}`` as the client gave them (after checking)
+    body: dict[str, Any]
+    version: int
+    status: FormStatus
+    created_at: datetime
+    #: when this version was made (for the current version: when the form last changed)
+    updated_at: datetime
+    #: highest sequence number this engine wrote to the form's aggregate
+    event_sequence: int
+    #: listing order (assigned by the store)
+    seq: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "fields": self.body["fields"],
+            "validation": self.body["validation"],
+            "notifications": self.body["notifications"],
+            "version": self.version,
+            "status": self.status,
+            "createdAt": format_time(self.created_at),
+            "updatedAt": format_time(self.updated_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRecord:
+    id: str
+    form_id: str
+    form_version: int
+    data: dict[str, Any]
+    submitted_by: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    status: str = "submitted"
+    seq: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "formId": self.form_id,
+            "formVersion": self.form_version,
+            "data": self.data,
+            "submittedBy": self.submitted_by,
+            "metadata": self.metadata,
+            "status": self.status,
+            "createdAt": format_time(self.created_at),
+        }
+
+
+class FormRecords(Protocol):
+    """Storage of the form and submission read models (one adapter per store backend).
+
+    Methods taking ``tx`` write (or lock) inside that transaction; the others read committed data.
+    """
+
+    async def insert_form(self, tx: Transaction, form: FormRecord) -> None:
+        """Store a new form and its first version."""
+        ...
+
+    async def update_form(self, tx: Transaction, form: FormRecord, *, new_version: bool) -> None:
+        """Replace the form's current state; with ``new_version``, also store that version."""
+        ...
+
+    async def lock_form(
+        self, tx: Transaction, form_id: str, *, exclusive: bool
+    ) -> FormRecord | None:
+        """The current form, locked until ``tx`` ends: shared (submissions) or exclusive."""
+        ...
+
+    async def lock_forms(self, tx: Transaction, form_ids: Sequence[str]) -> dict[str, FormRecord]:
+        """The current forms among ``form_ids``, each under a shared lock until ``tx`` ends."""
+        ...
+
+    async def insert_submissions(
+        self, tx: Transaction, submissions: Sequence[SubmissionRecord]
+    ) -> None: ...
+
+    def savepoint(self, tx: Transaction) -> AbstractAsyncContextManager[None]:
+        """A nested unit of ``tx``: undone alone when its block raises, kept otherwise."""
+        ...
+
+    async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None: ...
+
+    async def list_forms(
+        self, *, after: int, limit: int, status: FormStatus | None = None
+    ) -> list[FormRecord]:
+        """Forms in creation order, after the listing position ``after``."""
+        ...
+
+    async def get_submission(self, submission_id: str) -> SubmissionRecord | None: ...
+
+    async def list_submissions(
+        self, *, form_id: str | None, after: int, limit: int, upto: int | None = None
+    ) -> list[SubmissionRecord]:
+        """Submissions in creation order with ``after < seq <= upto``."""
+        ...
+
+    async def last_submission_seq(self, form_id: str) -> int:
+        """The listing position of the form's latest submission (0 when it has none)."""
+        ...
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"r:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The listing position a cursor stands for; a cursor this server did not issue is a 400."""
+    if cursor is None:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        seq = int(value)
+        if kind != "r" or seq < 0 or seq > 2**63 - 1:
+            raise ValueError(cursor)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as e:
+        raise ValidationError(
+            "Query validation failed: cursor is not one this server issued",
+            details=[{"field": "cursor", "rule": "cursor", "message": "unknown cursor"}],
+        ) from e
+    return seq
+
+
+def page(records: list[Any], limit: int) -> tuple[list[Any], bool, str | None]:
+    """Split ``limit + 1`` fetched records into the page, ``hasMore`` and ``nextCursor``."""
+    shown = records[:limit]
+    has_more = len(records) > limit
+    return shown, has_more, encode_cursor(shown[-1].seq) if has_more and shown else None

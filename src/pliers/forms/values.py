@@ -1,0 +1,143 @@
+"""Recognisers for the value formats of form fields: e-mail addresses, URLs, dates and times.
+
+Each ``parse_*`` returns the parsed value, or ``None`` when the text is not in that format.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+MAX_EMAIL = 254
+MAX_URL = 2048
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TLD = r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
+#: A pragmatic subset of RFC 5322: dot-atom local part, DNS host name with a top-level domain.
+_EMAIL = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?:{_LABEL}\.)+{_TLD}", re.ASCII)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME = re.compile(r"(?P<h>[0-9]{2}):(?P<m>[0-9]{2})(?::(?P<s>[0-9]{2}))?")
+_DATETIME = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]"
+    r"(?P<h>[0-9]{2}):(?P<m>[0-9]{2}):(?P<s>[0-9]{2})(?:\.(?P<frac>[0-9]{1,9}))?"
+    r"(?P<tz>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_HOST = re.compile(r"[^\s/?#@:\[\]]+|\[[0-9A-Fa-f:.]+\]")
+
+
+def is_number(value: Any) -> bool:
+    """An int or a finite float; ``True`` and ``False`` are not numbers."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_email(value: str) -> bool:
+    match = _EMAIL.fullmatch(value)
+    return match is not None and len(value) <= MAX_EMAIL and len(match["local"]) <= 64
+
+
+def is_url(value: str) -> bool:
+    """An absolute http or https URL with a host and no whitespace."""
+    if len(value) > MAX_URL or any(c.isspace() or ord(c) < 32 for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- urlsplit checks the port lazily
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return False
+    host = parts.netloc.rpartition("@")[2]
+    if host.startswith("["):
+        host = host[: host.index("]") + 1] if "]" in host else host
+    else:
+        host = host.split(":", 1)[0]
+    return _HOST.fullmatch(host) is not None
+
+
+def parse_date(value: str) -> date | None:
+    """``YYYY-MM-DD``, a real calendar day."""
+    if _DATE.fullmatch(value) is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def parse_time(value: str) -> time | None:
+    """``HH:MM`` or ``HH:MM:SS`` on a 24-hour clock."""
+    match = _TIME.fullmatch(value)
+    if match is None:
+        return None
+    try:
+        return time(int(match["h"]), int(match["m"]), int(match["s"] or 0))
+    except ValueError:
+        return None
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """RFC 3339 date-time with a UTC offset (``Z`` or ``+HH:MM``), e.g. ``2026-11-25T16:00:00Z``."""
+    match = _DATETIME.fullmatch(value)
+    if match is None:
+        return None
+    day = parse_date(match["date"])
+    if day is None:
+        return None
+    tz = match["tz"]
+    if tz in ("Z", "z"):
+        offset = UTC
+    else:
+        hours, minutes = int(tz[1:3]), int(tz[4:6])
+        if hours > 23 or minutes > 59:
+            return None
+        delta = timedelta(hours=hours, minutes=minutes)
+        offset = timezone(-delta if tz[0] == "-" else delta)
+    micro = int((match["frac"] or "0").ljust(6, "0")[:6])
+    try:
+        clock = time(int(match["h"]), int(match["m"]), int(match["s"]), micro)
+    except ValueError:
+        return None
+    return datetime.combine(day, clock, tzinfo=offset)
+
+
+def storable(value: Any) -> str | None:
+    """Why ``value`` (a decoded JSON document) cannot be stored, or ``None`` when it can.
+
+    Neither store holds NUL characters or unpaired surrogates in text, nor non-finite numbers.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "text contains a NUL character"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "text contains an unpaired surrogate"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "numbers must be finite"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` with unpaired surrogates escaped, so it can be echoed back in a JSON response."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

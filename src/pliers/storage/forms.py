@@ -1,0 +1,21 @@
+"""Picks the read-model adapter of forms and submissions that matches the event store."""
+
+from __future__ import annotations
+
+from pliers.events.store import EventStore
+from pliers.forms.records import FormRecords
+
+
+def form_records(store: EventStore) -> FormRecords:
+    """The form and submission read models kept next to ``store``'s events."""
+    if store.backend == "postgres":
+        from pliers.storage.forms_postgres import PostgresFormRecords
+        from pliers.storage.postgres import PostgresEventStore
+
+        assert isinstance(store, PostgresEventStore)
+        return PostgresFormRecords(store)
+    from pliers.storage.forms_sqlite import SqliteFormRecords
+    from pliers.storage.sqlite import SqliteEventStore
+
+    assert isinstance(store, SqliteEventStore)
+    return SqliteFormRecords(store)

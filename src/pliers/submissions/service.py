@@ -1,0 +1,228 @@
+"""The Submission Engine: data checked against the form's current version and recorded as an event.
+
+Submissions are written in groups: concurrent requests queue up and one writer stores everything
+queued in a single transaction. In it, the forms are read under a shared lock (so none can change
+or be archived until the group commits), each submission is checked, its row stored and the
+submission hooks run (the notification outbox is one), and the ``submission.created`` events of
+the group are appended last, in one append. Every append holds the store's ordering lock until
+commit, so taking turns would pay one commit per submission; a group pays one for all.
+
+Each submission still succeeds or fails on its own: a refused submission writes nothing, a failing
+hook undoes its own submission (savepoint), and if the group's append fails the requests are
+retried one by one, so only the one at fault fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pliers.errors import (
+    FormArchived,
+    FormNotFound,
+    PliersError,
+    SubmissionNotFound,
+    ValidationError,
+)
+from pliers.events.model import NewEvent
+from pliers.events.service import EventService
+from pliers.events.store import EventStore, Transaction
+from pliers.forms import validation
+from pliers.forms.records import FormRecord, FormRecords, SubmissionRecord, decode_cursor, page
+from pliers.forms.service import FormService, check_id, is_id
+from pliers.forms.values import storable
+from pliers.submissions.export import csv_chunks
+from pliers.submissions.model import NewSubmission
+
+#: ``await hook(tx, form, submission)`` with both as the API returns them.
+SubmissionHook = Callable[[Transaction, dict[str, Any], dict[str, Any]], Awaitable[None]]
+#: What became of one request: the stored submission, or why not.
+Outcome = dict[str, Any] | Exception
+EXPORT_PAGE = 500
+MAX_GROUP = 100
+
+
+class SubmissionService:
+    def __init__(
+        self,
+        store: EventStore,
+        records: FormRecords,
+        events: EventService,
+        forms: FormService,
+        hooks: Sequence[SubmissionHook],
+    ) -> None:
+        self.store = store
+        self.records = records
+        self.events = events
+        self.forms = forms
+        #: the runtime's own list, so hooks registered later are called too
+        self.hooks = hooks
+        self._queue: list[tuple[NewSubmission, asyncio.Future[dict[str, Any]]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def create(self, request: NewSubmission) -> dict[str, Any]:
+        check_id(request.form_id)
+        _check_storable(request)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        return await future
+
+    async def _write_queued(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+            requests = [request for request, _ in group]
+            try:
+                outcomes = await self._write(requests)
+            except Exception as e:
+                outcomes = [e] if len(group) == 1 else await self._write_one_by_one(requests)
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if future.done():
+                    continue  # the caller went away; what it sent is stored all the same
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    async def _write_one_by_one(self, requests: list[NewSubmission]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for request in requests:
+            try:
+                outcomes.extend(await self._write([request]))
+            except Exception as e:
+                outcomes.append(e)
+        return outcomes
+
+    async def _write(self, requests: list[NewSubmission]) -> list[Outcome]:
+        """Store the acceptable ``requests`` in one transaction; the others get their error."""
+        outcomes: list[Outcome | None] = [None] * len(requests)
+        written: list[tuple[int, SubmissionRecord, dict[str, Any]]] = []
+        async with self.store.transaction() as tx:
+            forms = await self.records.lock_forms(tx, sorted({r.form_id for r in requests}))
+            accepted: list[tuple[int, FormRecord, SubmissionRecord]] = []
+            for i, request in enumerate(requests):
+                try:
+                    form = self._checked(forms.get(request.form_id), request)
+                except PliersError as e:
+                    outcomes[i] = e
+                    continue
+                accepted.append((i, form, _record(form, request)))
+            if self.hooks:
+                for i, form, submission in accepted:
+                    try:
+                        wire = await self._insert_with_hooks(tx, form, submission)
+                    except Exception as e:  # this submission is undone; the group goes on
+                        outcomes[i] = e
+                        continue
+                    written.append((i, submission, wire))
+            elif accepted:
+                await self.records.insert_submissions(tx, [s for _, _, s in accepted])
+                written = [(i, s, s.to_wire()) for i, _, s in accepted]
+            results = await tx.append([_created(s) for _, s, _ in written]) if written else []
+        if results:
+            await self.events.committed(max(r.position for r in results))
+        for i, _, wire in written:
+            outcomes[i] = wire
+        return [o for o in outcomes if o is not None]
+
+    def _checked(self, form: FormRecord | None, request: NewSubmission) -> FormRecord:
+        if form is None:
+            raise FormNotFound(f"form {request.form_id!r} not found")
+        if form.status == "archived":
+            raise FormArchived(f"form {request.form_id!r} is archived; it takes no submissions")
+        validation.check(self.forms.schema(form), request.data)
+        return form
+
+    async def _insert_with_hooks(
+        self, tx: Transaction, form: FormRecord, submission: SubmissionRecord
+    ) -> dict[str, Any]:
+        async with self.records.savepoint(tx):
+            await self.records.insert_submissions(tx, [submission])
+            form_wire, submission_wire = form.to_wire(), submission.to_wire()
+            for hook in self.hooks:
+                await hook(tx, form_wire, submission_wire)
+        return submission_wire
+
+    async def get(self, submission_id: str) -> dict[str, Any]:
+        found = None
+        if is_id(submission_id):
+            found = await self.records.get_submission(submission_id)
+        if found is None:
+            raise SubmissionNotFound(f"submission {submission_id!r} not found")
+        return found.to_wire()
+
+    async def list_submissions(
+        self, *, form_id: str | None, limit: int, cursor: str | None
+    ) -> dict[str, Any]:
+        after = decode_cursor(cursor)
+        if form_id is not None:
+            await self.forms.get(form_id)
+        found = await self.records.list_submissions(form_id=form_id, after=after, limit=limit + 1)
+        submissions, has_more, next_cursor = page(found, limit)
+        return {
+            "submissions": [s.to_wire() for s in submissions],
+            "hasMore": has_more,
+            "nextCursor": next_cursor,
+        }
+
+    async def export_csv(self, form_id: str) -> AsyncIterator[str]:
+        """The CSV of every submission the form has now; an unknown form fails before any row."""
+        form = await self.forms.get(form_id)
+        upto = await self.records.last_submission_seq(form_id)
+        return csv_chunks(form, self._pages(form_id, upto))
+
+    async def _pages(self, form_id: str, upto: int) -> AsyncIterator[list[SubmissionRecord]]:
+        after = 0
+        while after < upto:
+            found = await self.records.list_submissions(
+                form_id=form_id, after=after, limit=EXPORT_PAGE, upto=upto
+            )
+            if not found:
+                return
+            yield found
+            after = found[-1].seq
+
+
+def _record(form: FormRecord, request: NewSubmission) -> SubmissionRecord:
+    return SubmissionRecord(
+        id=str(uuid.uuid4()),
+        form_id=form.id,
+        form_version=form.version,
+        data=request.data,
+        submitted_by=request.submitted_by,
+        metadata=request.metadata,
+        created_at=datetime.now(UTC),
+    )
+
+
+def _created(submission: SubmissionRecord) -> NewEvent:
+    return NewEvent(
+        type="submission.created",
+        aggregate_id=submission.id,
+        aggregate_type="submission",
+        expected_version=0,
+        timestamp=submission.created_at,
+        payload={
+            "submissionId": submission.id,
+            "formId": submission.form_id,
+            "formVersion": submission.form_version,
+            "data": submission.data,
+            "submittedBy": submission.submitted_by,
+        },
+    )
+
+
+def _check_storable(request: NewSubmission) -> None:
+    """``submittedBy`` and ``metadata`` are stored as given; ``data`` is checked by the form."""
+    problems = []
+    for name, value in (("submittedBy", request.submitted_by), ("metadata", request.metadata)):
+        reason = storable(value)
+        if reason is not None:
+            problems.append({"field": name, "rule": "text", "message": f"{name}: {reason}"})
+    if problems:
+        fields = ", ".join(p["field"] for p in problems)
+        raise ValidationError(f"Submission validation failed: {fields}", details=problems)

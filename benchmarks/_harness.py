@@ -74,7 +74,8 @@ async def pliers_server(database_url: str, *extra: str, **env: str) -> AsyncIter
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+                    _, err = process.communicate()
+                    raise RuntimeError(f"server did not start: {err.decode()}")
                 await asyncio.sleep(0.1)
         yield base
     finally:

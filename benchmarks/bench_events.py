@@ -17,6 +17,7 @@ import asyncio
 import json
 import statistics
 import uuid
+from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
@@ -37,7 +38,16 @@ def event(aggregate: str | None = None) -> dict[str, object]:
     }
 
 
-async def bench_http(base: str, requests: int) -> dict[str, object]:
+@dataclass
+class Figures:
+    single: list[float]
+    concurrent: list[float]
+    rate: float
+    batch: list[float]
+    read: list[float]
+
+
+async def bench_http(base: str, requests: int) -> Figures:
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(base, connector=connector) as client:
 
@@ -70,16 +80,10 @@ async def bench_http(base: str, requests: int) -> dict[str, object]:
                 assert len(json.loads(body)["data"]["events"]) == 1000
 
             read_times.append(await timed(read))
-    return {
-        "single": single,
-        "concurrent": concurrent,
-        "rate": len(concurrent) / wall,
-        "batch": batch_times,
-        "read": read_times,
-    }
+    return Figures(single, concurrent, len(concurrent) / wall, batch_times, read_times)
 
 
-async def bench_asyncpg(url: str, requests: int) -> dict[str, object]:
+async def bench_asyncpg(url: str, requests: int) -> Figures:
     pool = await asyncpg.create_pool(url, min_size=20, max_size=20)
     payload = json.dumps(PAYLOAD)
     try:
@@ -119,13 +123,7 @@ async def bench_asyncpg(url: str, requests: int) -> dict[str, object]:
             read_times.append(await timed(read))
     finally:
         await pool.close()
-    return {
-        "single": single,
-        "concurrent": concurrent,
-        "rate": len(concurrent) / wall,
-        "batch": batch_times,
-        "read": read_times,
-    }
+    return Figures(single, concurrent, len(concurrent) / wall, batch_times, read_times)
 
 
 async def main(requests: int) -> None:
@@ -135,27 +133,29 @@ async def main(requests: int) -> None:
         raw = await bench_asyncpg(url, requests)
 
     print(
-        f"Event Engine on PostgreSQL, one worker; {requests // 2} sequential and {requests * 2} concurrent publishes"
+        f"Event Engine on PostgreSQL, one worker; {requests // 2} sequential and "
+        f"{requests * 2} concurrent publishes"
     )
-    print(line("pliers publish, concurrency 1", http["single"]))  # type: ignore[arg-type]
-    print(line("pliers publish, concurrency 50", http["concurrent"]))  # type: ignore[arg-type]
-    print(line("asyncpg insert, concurrency 1", raw["single"]))  # type: ignore[arg-type]
-    print(line("asyncpg insert, concurrency 50", raw["concurrent"]))  # type: ignore[arg-type]
-    ratio = http["rate"] / raw["rate"]  # type: ignore[operator]
+    print(line("pliers publish, concurrency 1", http.single))
+    print(line("pliers publish, concurrency 50", http.concurrent))
+    print(line("asyncpg insert, concurrency 1", raw.single))
+    print(line("asyncpg insert, concurrency 50", raw.concurrent))
+    ratio = http.rate / raw.rate
     print(
-        f"{'events/s at concurrency 50':<44} pliers {http['rate']:8.0f}   asyncpg {raw['rate']:8.0f}   ratio {ratio:.2f}"
+        f"{'events/s at concurrency 50':<44} pliers {http.rate:8.0f}   "
+        f"asyncpg {raw.rate:8.0f}   ratio {ratio:.2f}"
     )
-    print(line("pliers GET 1,000-event aggregate", http["read"]))  # type: ignore[arg-type]
-    print(line("asyncpg SELECT 1,000 events", raw["read"]))  # type: ignore[arg-type]
-    print(line("pliers POST 1,000-event batch", http["batch"]))  # type: ignore[arg-type]
-    print(line("asyncpg executemany 1,000 rows", raw["batch"]))  # type: ignore[arg-type]
-    single = percentiles(http["single"])  # type: ignore[arg-type]
+    print(line("pliers GET 1,000-event aggregate", http.read))
+    print(line("asyncpg SELECT 1,000 events", raw.read))
+    print(line("pliers POST 1,000-event batch", http.batch))
+    print(line("asyncpg executemany 1,000 rows", raw.batch))
+    single = percentiles(http.single)
     checks = [
         ("publish p50 <= 3 ms", single["p50"] <= 3),
         ("publish p99 <= 15 ms", single["p99"] <= 15),
         ("events/s at c50 >= 50% of asyncpg", ratio >= 0.5),
-        ("1,000-event read <= 15 ms (median)", statistics.median(http["read"]) <= 15),  # type: ignore[arg-type]
-        ("1,000-event batch <= 60 ms (median)", statistics.median(http["batch"]) <= 60),  # type: ignore[arg-type]
+        ("1,000-event read <= 15 ms (median)", statistics.median(http.read) <= 15),
+        ("1,000-event batch <= 60 ms (median)", statistics.median(http.batch) <= 60),
     ]
     for name, passed in checks:
         print(f"target {name:<40} {'met' if passed else 'MISSED'}")

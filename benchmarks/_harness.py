@@ -92,7 +92,7 @@ async def timed(fn: Callable[[], Awaitable[object]]) -> float:
 async def run_concurrently(
     n: int, concurrency: int, op: Callable[[int], Awaitable[object]]
 ) -> tuple[list[float], float]:
-    """Run ``op(i)`` for i < n with ``concurrency`` workers; returns (latencies ms, wall seconds)."""
+    """Run ``op(i)`` for i < n on ``concurrency`` workers: (latencies in ms, wall seconds)."""
     latencies: list[float] = []
     counter = iter(range(n))
 

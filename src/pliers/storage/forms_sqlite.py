@@ -86,7 +86,7 @@ def _submission(row: Sequence[Any]) -> SubmissionRecord:
 class SqliteFormRecords:
     def __init__(self, store: SqliteEventStore) -> None:
         # The store's reader connection: one per store, shared by every read model of it.
-        self._reader: aiosqlite.Connection = store._reader
+        self._reader: aiosqlite.Connection = store.reader
 
     async def insert_form(self, tx: Transaction, form: FormRecord) -> None:
         conn: aiosqlite.Connection = tx.connection

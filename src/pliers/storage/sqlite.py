@@ -288,6 +288,11 @@ class SqliteEventStore:
                 raise
             await conn.execute("COMMIT")
 
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The read connection: sees committed data only. Read models share it."""
+        return self._reader
+
     async def _fetch(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
         async with _translated(), self._reader.execute(sql, args) as cursor:
             return list(await cursor.fetchall())

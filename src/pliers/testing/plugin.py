@@ -21,6 +21,7 @@ from pliers.runtime import Runtime
 from pliers.settings import Settings
 from pliers.testing import postgres, services
 from pliers.testing import redis as redis_db
+from pliers.testing.email import MockEmailProvider, email_provider_server
 from pliers.testing.factories import EventFactory
 
 
@@ -174,3 +175,10 @@ async def pliers_cache() -> AsyncIterator[TestCache]:
 @pytest.fixture
 def event_factory() -> EventFactory:
     return EventFactory()
+
+
+@pytest.fixture
+async def email_provider() -> AsyncIterator[MockEmailProvider]:
+    """A mock of the SendGrid v3 API on a free local port: ``base_url``, ``calls``, controls."""
+    async with email_provider_server() as provider:
+        yield provider

@@ -44,6 +44,9 @@ class Dispatcher:
         self.retry_max = retry_max
         self.stop_grace_seconds = stop_grace_seconds
         self._task: asyncio.Task[None] | None = None
+        #: outcomes this dispatcher recorded since it was created
+        self.sent = 0
+        self.failed = 0
         self._stopping = asyncio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -146,6 +149,7 @@ class Dispatcher:
                     )
                 ]
             )
+        self.sent += 1
         await self.outbox.events.committed(result.position)
 
     async def _record_failure(self, n: Notification, reason: str, *, permanent: bool) -> None:
@@ -176,5 +180,6 @@ class Dispatcher:
                     )
                 ]
             )
+        self.failed += 1
         log.warning("notification %s failed after %d attempt(s): %s", n.id, n.attempts, reason)
         await self.outbox.events.committed(result.position)

@@ -10,6 +10,7 @@ Point :class:`pliers.notifications.EmailService` (or ``PLIERS_SENDGRID_BASE_URL`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -57,6 +58,7 @@ class MockEmailProvider:
         self._script: deque[_Answer] = deque()
         self._always: _Answer | None = None
         self._delay = 0.0
+        self._release = asyncio.Event()
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
@@ -85,6 +87,12 @@ class MockEmailProvider:
         self._always = None
         self._delay = 0.0
         self.message_id_in = "header"
+        self._release_waiting()
+
+    def _release_waiting(self) -> None:
+        """Let delayed requests answer now (reset, shutdown)."""
+        self._release.set()
+        self._release = asyncio.Event()
 
     def fail(
         self, status: int = 500, message: str = "Internal server error", *, times: int | None = None
@@ -139,7 +147,8 @@ class MockEmailProvider:
             )
         )
         if self._delay:
-            await asyncio.sleep(self._delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), self._delay)
 
     def _next(self) -> _Answer | None:
         if self._script:
@@ -185,6 +194,7 @@ class MockEmailProvider:
         if self._server is None or self._task is None or self._sock is None:
             return
         self._server.should_exit = True
+        self._release_waiting()
         await self._task
         self._sock.close()
         self._server = self._task = self._sock = None

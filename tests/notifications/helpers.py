@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pliers.events.model import NewEvent
@@ -73,3 +75,21 @@ async def submit(
         )
     await rt.events.committed(result.position)
     return submission
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, limit: float = 15.0) -> None:
+    """Wait for ``check`` to hold; ``limit`` only guards against hanging, it measures nothing."""
+    async with asyncio.timeout(limit):
+        while not await check():  # noqa: ASYNC110 -- the state lives in the database
+            await asyncio.sleep(0.02)
+    assert await check(), what
+
+
+async def statuses(outbox: NotificationOutbox) -> dict[str, str]:
+    return {n.id: n.status for n in await outbox.list(limit=1000)}
+
+
+async def all_sent(outbox: NotificationOutbox | None, count: int = 1) -> bool:
+    assert outbox is not None
+    found = await statuses(outbox)
+    return len(found) == count and set(found.values()) == {"sent"}

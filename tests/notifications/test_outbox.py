@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -12,26 +11,9 @@ from pliers.notifications.outbox import NotificationOutbox
 from pliers.runtime import Runtime
 from pliers.testing import MockEmailProvider, running_runtime
 
-from .helpers import form_resource, make_dispatcher, submit
+from .helpers import all_sent, eventually, form_resource, make_dispatcher, statuses, submit
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, limit: float = 15.0) -> None:
-    """Wait for ``check`` to hold; ``limit`` only guards against hanging, it measures nothing."""
-    async with asyncio.timeout(limit):
-        while not await check():  # noqa: ASYNC110 -- the state lives in the database
-            await asyncio.sleep(0.02)
-    assert await check(), what
-
-
-async def statuses(outbox: NotificationOutbox) -> dict[str, str]:
-    return {n.id: n.status for n in await outbox.list(limit=1000)}
-
-
-async def all_sent(outbox: NotificationOutbox, count: int) -> bool:
-    found = await statuses(outbox)
-    return len(found) == count and set(found.values()) == {"sent"}
 
 
 async def test_hook_queues_rendered_mail_in_the_submission_transaction(

@@ -23,6 +23,7 @@ _COLUMNS = (
     "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"
     " next_attempt_at, last_error, provider_message_id, created_at, updated_at"
 )
+_DUE = "status IN ('queued', 'sending') AND next_attempt_at <= ?"
 
 
 def _time(value: str | None) -> datetime | None:
@@ -97,12 +98,13 @@ class SqliteOutboxStore:
     async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
         now = _now()
         lease = _now(lease_seconds)
+        # Look on the read connection first, so an idle poll never takes the file's write lock.
+        if not await self.store._fetch(f"SELECT 1 FROM notifications WHERE {_DUE} LIMIT 1", (now,)):
+            return []
         async with self.store.transaction() as tx:
             conn: aiosqlite.Connection = tx.connection
             async with conn.execute(
-                "SELECT id FROM notifications"
-                " WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?"
-                " ORDER BY next_attempt_at LIMIT ?",
+                f"SELECT id FROM notifications WHERE {_DUE} ORDER BY next_attempt_at LIMIT ?",
                 (now, limit),
             ) as cursor:
                 ids = [r[0] for r in await cursor.fetchall()]

@@ -148,14 +148,19 @@ def version() -> None:
 
 
 async def _work(settings: Settings) -> None:
+    import signal
+
     from pliers.runtime import Runtime
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     runtime = await Runtime.start(settings.model_copy(update={"dispatcher_enabled": True}))
     try:
-        assert runtime.dispatcher is not None
-        await runtime.dispatcher.run_forever()
+        await stop.wait()
     finally:
-        await runtime.close()
+        await runtime.close()  # finishes the batch in hand, then stops
 
 
 @app.command()

@@ -76,15 +76,6 @@ class Dispatcher:
                 await self._task
         self._task = None
 
-    async def run_forever(self) -> None:
-        """Run in the foreground until cancelled (``pliers worker``)."""
-        self.start()
-        assert self._task is not None
-        try:
-            await asyncio.shield(self._task)
-        finally:
-            await self.stop()
-
     async def _run(self) -> None:
         while not self._stopping.is_set():
             self.outbox.wakeup.clear()  # before the claim, so a wake-up during it is not lost

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 import random
+from dataclasses import dataclass
 
 from pliers.errors import EmailServiceError
+from pliers.events.model import NewEvent
 from pliers.notifications.email import Mailer
 from pliers.notifications.outbox import Notification, NotificationOutbox, outcome_event
 
@@ -44,6 +46,8 @@ class Dispatcher:
         self.retry_max = retry_max
         self.stop_grace_seconds = stop_grace_seconds
         self._task: asyncio.Task[None] | None = None
+        self._pending: list[_Outcome] = []
+        self._record_lock = asyncio.Lock()
         #: outcomes this dispatcher recorded since it was created
         self.sent = 0
         self.failed = 0
@@ -117,60 +121,91 @@ class Dispatcher:
                 to=n.recipients, subject=n.subject, body=n.body, html=n.html
             )
         except EmailServiceError as e:
-            await self._record_failure(n, e.message, permanent=not e.retryable)
+            outcome = _Outcome(n, error=e.message, permanent=not e.retryable)
         except Exception as e:
             log.exception("sending notification %s failed unexpectedly", n.id)
-            await self._record_failure(n, f"{type(e).__name__}: {e}", permanent=False)
+            outcome = _Outcome(n, error=f"{type(e).__name__}: {e}")
         else:
-            await self._record_sent(n, result.message_id)
+            outcome = _Outcome(n, message_id=result.message_id)
+        await self._record(outcome)
 
-    async def _record_sent(self, n: Notification, message_id: str | None) -> None:
-        store = self.outbox.store
-        adapter = self.outbox.adapter
-        async with store.transaction() as tx:
-            if not await adapter.mark_sent(tx.connection, n.id, n.attempts, message_id):
-                log.warning("notification %s was claimed again before it was recorded", n.id)
-                return
-            [result] = await tx.append(
-                [
-                    outcome_event(
-                        n,
-                        "notification.sent",
-                        {"providerMessageId": message_id, "attempts": n.attempts},
-                    )
-                ]
-            )
-        self.sent += 1
-        await self.outbox.events.committed(result.position)
+    async def _record(self, outcome: _Outcome) -> None:
+        """Record ``outcome``, together with whatever else finished meanwhile (group commit).
 
-    async def _record_failure(self, n: Notification, reason: str, *, permanent: bool) -> None:
-        store = self.outbox.store
+        One transaction at a time per dispatcher: outcomes that finish while one is being written
+        are written together by the next, so delivering a batch costs the submission path one
+        short lock on the event log, not one per message.
+        """
+        self._pending.append(outcome)
+        async with self._record_lock:
+            batch, self._pending = self._pending, []
+            if batch:
+                await self._record_batch(batch)
+
+    async def _record_batch(self, batch: list[_Outcome]) -> None:
         adapter = self.outbox.adapter
-        final = permanent or n.attempts >= self.max_attempts
-        async with store.transaction() as tx:
-            if not final:
-                delay = self.retry_delay(n.attempts)
-                await adapter.reschedule(tx.connection, n.id, n.attempts, delay, reason)
-                log.info(
-                    "notification %s attempt %d/%d failed (%s); next in %.0fs",
-                    n.id,
-                    n.attempts,
-                    self.max_attempts,
-                    reason,
-                    delay,
-                )
-                return
-            if not await adapter.mark_failed(tx.connection, n.id, n.attempts, reason):
-                return
-            [result] = await tx.append(
-                [
-                    outcome_event(
-                        n,
-                        "notification.failed",
-                        {"reason": reason, "attempts": n.attempts, "permanent": permanent},
+        events: list[NewEvent] = []
+        sent = failed = 0
+        async with self.outbox.store.transaction() as tx:
+            for o in batch:
+                n = o.notification
+                if o.error is None:
+                    if await adapter.mark_sent(tx.connection, n.id, n.attempts, o.message_id):
+                        events.append(
+                            outcome_event(
+                                n,
+                                "notification.sent",
+                                {"providerMessageId": o.message_id, "attempts": n.attempts},
+                            )
+                        )
+                        sent += 1
+                    else:
+                        log.warning(
+                            "notification %s was claimed again before it was recorded", n.id
+                        )
+                elif o.permanent or n.attempts >= self.max_attempts:
+                    if await adapter.mark_failed(tx.connection, n.id, n.attempts, o.error):
+                        events.append(
+                            outcome_event(
+                                n,
+                                "notification.failed",
+                                {
+                                    "reason": o.error,
+                                    "attempts": n.attempts,
+                                    "permanent": o.permanent,
+                                },
+                            )
+                        )
+                        failed += 1
+                        log.warning(
+                            "notification %s failed after %d attempt(s): %s",
+                            n.id,
+                            n.attempts,
+                            o.error,
+                        )
+                else:
+                    delay = self.retry_delay(n.attempts)
+                    await adapter.reschedule(tx.connection, n.id, n.attempts, delay, o.error)
+                    log.info(
+                        "notification %s attempt %d/%d failed (%s); next in %.1fs",
+                        n.id,
+                        n.attempts,
+                        self.max_attempts,
+                        o.error,
+                        delay,
                     )
-                ]
-            )
-        self.failed += 1
-        log.warning("notification %s failed after %d attempt(s): %s", n.id, n.attempts, reason)
-        await self.outbox.events.committed(result.position)
+            results = await tx.append(events) if events else []  # last: it takes the log's lock
+        self.sent += sent
+        self.failed += failed
+        if results:
+            await self.outbox.events.committed(max(r.position for r in results))
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one delivery attempt ended: a message id, or an error (``permanent`` when final)."""
+
+    notification: Notification
+    message_id: str | None = None
+    error: str | None = None
+    permanent: bool = False

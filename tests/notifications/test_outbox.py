@@ -330,3 +330,20 @@ async def test_two_dispatchers_send_each_mail_exactly_once(
     assert len(email_provider.sent) == 50
     message_ids = {n.provider_message_id for n in found}
     assert len(message_ids) == 50
+
+
+async def test_a_send_that_outlasts_half_the_lease_is_given_up(
+    quiet_runtime: Runtime,
+    outbox: NotificationOutbox,
+    email_provider: MockEmailProvider,
+    email_service: EmailService,
+) -> None:
+    """The outcome is recorded before the lease ends, so no other dispatcher sends it meanwhile."""
+    email_provider.delay(30)
+    await submit(quiet_runtime, form_resource())
+    dispatcher = make_dispatcher(outbox, email_service, lease_seconds=0.4, max_attempts=1)
+    assert await dispatcher.run_once() == 1
+    [n] = await outbox.list()
+    assert n.status == "failed"
+    assert n.last_error is not None
+    assert "no answer in 0.2s" in n.last_error

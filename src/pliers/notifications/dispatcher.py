@@ -31,10 +31,10 @@ class Dispatcher:
         max_attempts: int = 5,
         poll_seconds: float = 5.0,
         batch_size: int = 20,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 300.0,
         retry_initial: float = 30.0,
         retry_max: float = 3600.0,
-        stop_grace_seconds: float = 30.0,
+        stop_grace_seconds: float = 10.0,
     ) -> None:
         self.outbox = outbox
         self.mailer = mailer
@@ -117,8 +117,14 @@ class Dispatcher:
 
     async def _deliver(self, n: Notification) -> None:
         try:
-            result = await self.mailer.send_email(
-                to=n.recipients, subject=n.subject, body=n.body, html=n.html
+            # give up well inside the lease, so the outcome is recorded before anyone reclaims it
+            async with asyncio.timeout(self.lease_seconds / 2):
+                result = await self.mailer.send_email(
+                    to=n.recipients, subject=n.subject, body=n.body, html=n.html
+                )
+        except TimeoutError:
+            outcome = _Outcome(
+                n, error=f"Email service error: no answer in {self.lease_seconds / 2:g}s"
             )
         except EmailServiceError as e:
             outcome = _Outcome(n, error=e.message, permanent=not e.retryable)

@@ -122,7 +122,7 @@ class EmailService:
         wait_initial: float = 0.5,
         wait_max: float = 10.0,
         wait_jitter: float = 1.0,
-        retry_after_cap: float = 60.0,
+        retry_after_cap: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if attempts < 1:

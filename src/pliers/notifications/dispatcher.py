@@ -100,7 +100,16 @@ class Dispatcher:
         claimed = await self.outbox.adapter.claim(self.batch_size, self.lease_seconds)
         self.outbox.claimed(len(claimed))
         if claimed:
-            await asyncio.gather(*(self._deliver(n) for n in claimed))
+            outcomes = await asyncio.gather(
+                *(self._deliver(n) for n in claimed), return_exceptions=True
+            )
+            for n, outcome in zip(claimed, outcomes, strict=True):
+                if isinstance(outcome, Exception):  # e.g. the database went away while recording
+                    log.error(
+                        "recording notification %s failed; it is retried after its lease",
+                        n.id,
+                        exc_info=outcome,
+                    )
         return len(claimed)
 
     async def drain(self) -> int:

@@ -12,7 +12,8 @@ from typing import Any, cast
 import asyncpg
 
 from pliers.notifications.outbox import NewNotification, Notification, Status
-from pliers.storage.postgres import PostgresEventStore, _translated
+from pliers.storage.postgres import PostgresEventStore
+from pliers.storage.postgres_errors import translated
 
 _COLUMNS = (
     "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"
@@ -42,7 +43,7 @@ def _row(r: asyncpg.Record) -> Notification:
 
 class PostgresOutboxStore:
     def __init__(self, store: Any) -> None:
-        self.pool: asyncpg.Pool = cast(PostgresEventStore, store).pool
+        self.store = cast(PostgresEventStore, store)
 
     async def enqueue(
         self, conn: asyncpg.Connection, notifications: Sequence[NewNotification]
@@ -66,8 +67,8 @@ class PostgresOutboxStore:
         )
 
     async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
-        async with _translated():
-            rows = await self.pool.fetch(
+        async with self.store.connection() as conn, translated():
+            rows = await conn.fetch(
                 f"""
                 WITH due AS (
                     SELECT id FROM notifications
@@ -148,11 +149,11 @@ class PostgresOutboxStore:
         self, notification_id: str, conn: asyncpg.Connection | None = None
     ) -> Notification | None:
         sql = f"SELECT {_COLUMNS} FROM notifications WHERE id = $1"
-        async with _translated():
-            if conn is not None:
-                row = await conn.fetchrow(sql + " FOR UPDATE", notification_id)
-            else:
-                row = await self.pool.fetchrow(sql, notification_id)
+        if conn is not None:
+            row = await conn.fetchrow(sql + " FOR UPDATE", notification_id)
+        else:
+            async with self.store.connection() as own, translated():
+                row = await own.fetchrow(sql, notification_id)
         return _row(row) if row is not None else None
 
     async def list(
@@ -179,6 +180,6 @@ class PostgresOutboxStore:
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + f" ORDER BY created_at, id LIMIT ${len(args)}"
         )
-        async with _translated():
-            rows = await self.pool.fetch(sql, *args)
+        async with self.store.connection() as conn, translated():
+            rows = await conn.fetch(sql, *args)
         return [_row(r) for r in rows]

@@ -77,7 +77,7 @@ async def measure(rt: Runtime, form: dict[str, Any], n: int) -> list[float]:
 def summary(name: str, samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[int(len(ordered) * 0.95) - 1]
-    return f"{name:<34} median {statistics.median(samples):6.2f} ms   p95 {p95:6.2f} ms"
+    return f"{name:<46} median {statistics.median(samples):6.2f} ms   p95 {p95:6.2f} ms"
 
 
 def _serve_provider(port: int, delay: float) -> None:

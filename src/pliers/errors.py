@@ -98,3 +98,36 @@ class FormArchived(Conflict):
     """A write to a form that is archived."""
 
     code = "FORM_ARCHIVED"
+
+
+class EmailServiceError(PliersError):
+    """The email provider refused a message or could not be reached after the last attempt.
+
+    ``retryable`` tells a caller with its own schedule (the outbox) whether trying again later
+    can help: rate limits, 5xx and network errors can; other 4xx cannot.
+    """
+
+    status_code = 502
+    code = "EMAIL_SERVICE_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = True,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.status = status
+        self.retryable = retryable
+
+
+class NotificationNotFound(NotFound):
+    code = "NOTIFICATION_NOT_FOUND"
+
+
+class NotificationNotFailed(Conflict):
+    """Only a failed notification can be queued again."""
+
+    code = "NOTIFICATION_NOT_FAILED"

@@ -9,6 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from pliers.events.service import EventService
 from pliers.events.store import EventStore, Transaction
+from pliers.notifications import (
+    Dispatcher,
+    NotificationOutbox,
+    dispatcher_for,
+    mailer_for,
+)
 from pliers.settings import Settings
 from pliers.storage import open_store
 
@@ -36,6 +42,10 @@ class Runtime:
     #: run in the submission's transaction, after it is written and before its event is appended
     submission_hooks: list[SubmissionHook] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: the notification outbox (its hook is one of ``submission_hooks``)
+    notifications: NotificationOutbox | None = None
+    #: delivers the outbox in the background; None when ``dispatcher_enabled`` is off
+    dispatcher: Dispatcher | None = None
 
     @classmethod
     def for_store(cls, settings: Settings, store: EventStore) -> Runtime:
@@ -46,6 +56,9 @@ class Runtime:
             return {"backend": store.backend}
 
         runtime.critical_checks["database"] = database
+        runtime.notifications = NotificationOutbox(store, runtime.events)
+        runtime.notifications.install()
+        runtime.submission_hooks.append(runtime.notifications.hook)
         return runtime
 
     @classmethod
@@ -58,6 +71,12 @@ class Runtime:
         )
         runtime = cls.for_store(settings, store)
         runtime.on_close(store.close)
+        if settings.dispatcher_enabled and runtime.notifications is not None:
+            mailer = mailer_for(settings)
+            runtime.on_close(mailer.aclose)
+            runtime.dispatcher = dispatcher_for(settings, runtime.notifications, mailer)
+            runtime.dispatcher.start()
+            runtime.on_close(runtime.dispatcher.stop)
         return runtime
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     sendgrid_api_key: str | None = None
     sendgrid_base_url: str = "https://api.sendgrid.com/v3"
+    mail_from: str = "notifications@pliers.local"
+    notify_max_attempts: int = Field(default=5, ge=1, le=100)
+    notify_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    dispatcher_enabled: bool = True
 
     @field_validator("redis_url")
     @classmethod

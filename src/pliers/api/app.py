@@ -11,13 +11,19 @@ from fastapi import FastAPI
 from pliers import __version__
 from pliers.api import envelope, events, health
 from pliers.api import forms as forms_api
+from pliers.api import notifications as notifications_api
 from pliers.api import submissions as submissions_api
 from pliers.api.limits import BodySizeLimit
 from pliers.runtime import Runtime
 from pliers.settings import Settings, load_settings
 
-ROUTERS = [health.router, events.router]
-ROUTERS += [forms_api.router, submissions_api.router]
+ROUTERS = [
+    health.router,
+    events.router,
+    forms_api.router,
+    submissions_api.router,
+    notifications_api.router,
+]
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:

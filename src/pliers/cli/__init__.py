@@ -147,6 +147,44 @@ def version() -> None:
     typer.echo(__version__)
 
 
+async def _work(settings: Settings) -> None:
+    import signal
+
+    from pliers.runtime import Runtime
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runtime = await Runtime.start(settings.model_copy(update={"dispatcher_enabled": True}))
+    try:
+        await stop.wait()
+    finally:
+        await runtime.close()  # finishes the batch in hand, then stops
+
+
+@app.command()
+def worker(
+    database_url: DatabaseOpt = None,
+    migrate: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations on start")
+    ] = True,
+) -> None:
+    """Deliver queued email notifications until stopped (no HTTP server)."""
+    settings = _settings(
+        database_url=database_url, migrate_on_start=None if migrate else False
+    )
+    backend = "SendGrid" if settings.sendgrid_api_key else "console (no PLIERS_SENDGRID_API_KEY)"
+    err.print(
+        f"Pliers {__version__} notification worker ({settings.database.backend}, mail: {backend})",
+        highlight=False,
+    )
+    try:
+        asyncio.run(_work(settings))
+    except PliersError as e:
+        raise _fail(e.message) from None
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO,

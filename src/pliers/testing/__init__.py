@@ -1,7 +1,17 @@
 """``pliers.testing``: a pytest plugin for real-dependency integration tests of Pliers apps."""
 
+from pliers.testing.email import MockEmailProvider, ProviderCall
 from pliers.testing.factories import EventFactory
 from pliers.testing.plugin import LiveServer, client_for, running_runtime, serve
 from pliers.testing.postgres import TestDatabase
 
-__all__ = ["EventFactory", "LiveServer", "TestDatabase", "client_for", "running_runtime", "serve"]
+__all__ = [
+    "EventFactory",
+    "LiveServer",
+    "MockEmailProvider",
+    "ProviderCall",
+    "TestDatabase",
+    "client_for",
+    "running_runtime",
+    "serve",
+]

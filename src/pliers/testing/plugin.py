@@ -21,6 +21,7 @@ from pliers.runtime import Runtime
 from pliers.settings import Settings
 from pliers.testing import postgres, services
 from pliers.testing import redis as redis_db
+from pliers.testing.email import MockEmailProvider, email_provider_server
 from pliers.testing.factories import EventFactory, FormBuilder
 
 
@@ -180,3 +181,10 @@ def event_factory() -> EventFactory:
 def form_builder() -> FormBuilder:
     """A fresh :class:`FormBuilder` for the body of ``POST /v1/forms/forms``."""
     return FormBuilder()
+
+
+@pytest.fixture
+async def email_provider() -> AsyncIterator[MockEmailProvider]:
+    """A mock of the SendGrid v3 API on a free local port: ``base_url``, ``calls``, controls."""
+    async with email_provider_server() as provider:
+        yield provider

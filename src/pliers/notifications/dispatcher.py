@@ -1,0 +1,226 @@
+"""The dispatcher: delivers queued notifications in the background and records the outcome.
+
+Each round claims a batch of due rows (a lease: a dispatcher that dies leaves rows that become
+due again when the lease runs out), sends them, and records each outcome together with its event
+on the notification's own aggregate. A failed attempt is scheduled again after a growing delay
+kept in the database; after the last attempt the notification is ``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+
+from pliers.errors import EmailServiceError
+from pliers.events.model import NewEvent
+from pliers.notifications.email import Mailer
+from pliers.notifications.outbox import Notification, NotificationOutbox, outcome_event
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        outbox: NotificationOutbox,
+        mailer: Mailer,
+        *,
+        max_attempts: int = 5,
+        poll_seconds: float = 5.0,
+        batch_size: int = 20,
+        lease_seconds: float = 300.0,
+        retry_initial: float = 30.0,
+        retry_max: float = 3600.0,
+        stop_grace_seconds: float = 10.0,
+    ) -> None:
+        self.outbox = outbox
+        self.mailer = mailer
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.stop_grace_seconds = stop_grace_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._pending: list[_Outcome] = []
+        self._record_lock = asyncio.Lock()
+        #: outcomes this dispatcher recorded since it was created
+        self.sent = 0
+        self.failed = 0
+        self._stopping = asyncio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="pliers-notification-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand (up to the grace period), then stop claiming."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        self.outbox.wakeup.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self.stop_grace_seconds)
+        except TimeoutError:
+            # rows still in hand stay ``sending`` and come back when their lease runs out
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            self.outbox.wakeup.clear()  # before the claim, so a wake-up during it is not lost
+            try:
+                delivered = await self.run_once()
+            except Exception:
+                log.exception("notification dispatcher round failed; trying again shortly")
+                delivered = 0
+            if delivered:
+                continue  # there may be more due right away
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.outbox.wakeup.wait(), self.poll_seconds)
+
+    # -- one round ------------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim one batch of due notifications and deliver it; returns how many were claimed."""
+        claimed = await self.outbox.adapter.claim(self.batch_size, self.lease_seconds)
+        self.outbox.claimed(len(claimed))
+        if claimed:
+            outcomes = await asyncio.gather(
+                *(self._deliver(n) for n in claimed), return_exceptions=True
+            )
+            for n, outcome in zip(claimed, outcomes, strict=True):
+                if isinstance(outcome, Exception):  # e.g. the database went away while recording
+                    log.error(
+                        "recording notification %s failed; it is retried after its lease",
+                        n.id,
+                        exc_info=outcome,
+                    )
+        return len(claimed)
+
+    async def drain(self) -> int:
+        """Deliver rounds until nothing is due; returns how many were claimed in all."""
+        total = 0
+        while count := await self.run_once():
+            total += count
+        return total
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before attempt ``attempts + 1``: exponential, jittered, capped."""
+        base = self.retry_initial * 2.0 ** max(attempts - 1, 0)
+        return min(self.retry_max, base * random.uniform(0.8, 1.2))  # noqa: S311 -- jitter, not crypto
+
+    async def _deliver(self, n: Notification) -> None:
+        try:
+            # give up well inside the lease, so the outcome is recorded before anyone reclaims it
+            async with asyncio.timeout(self.lease_seconds / 2):
+                result = await self.mailer.send_email(
+                    to=n.recipients, subject=n.subject, body=n.body, html=n.html
+                )
+        except TimeoutError:
+            outcome = _Outcome(
+                n, error=f"Email service error: no answer in {self.lease_seconds / 2:g}s"
+            )
+        except EmailServiceError as e:
+            outcome = _Outcome(n, error=e.message, permanent=not e.retryable)
+        except Exception as e:
+            log.exception("sending notification %s failed unexpectedly", n.id)
+            outcome = _Outcome(n, error=f"{type(e).__name__}: {e}")
+        else:
+            outcome = _Outcome(n, message_id=result.message_id)
+        await self._record(outcome)
+
+    async def _record(self, outcome: _Outcome) -> None:
+        """Record ``outcome``, together with whatever else finished meanwhile (group commit).
+
+        One transaction at a time per dispatcher: outcomes that finish while one is being written
+        are written together by the next, so delivering a batch costs the submission path one
+        short lock on the event log, not one per message.
+        """
+        self._pending.append(outcome)
+        async with self._record_lock:
+            batch, self._pending = self._pending, []
+            if batch:
+                await self._record_batch(batch)
+
+    async def _record_batch(self, batch: list[_Outcome]) -> None:
+        adapter = self.outbox.adapter
+        events: list[NewEvent] = []
+        sent = failed = 0
+        async with self.outbox.store.transaction() as tx:
+            for o in batch:
+                n = o.notification
+                if o.error is None:
+                    if await adapter.mark_sent(tx.connection, n.id, n.attempts, o.message_id):
+                        events.append(
+                            outcome_event(
+                                n,
+                                "notification.sent",
+                                {"providerMessageId": o.message_id, "attempts": n.attempts},
+                            )
+                        )
+                        sent += 1
+                    else:
+                        log.warning(
+                            "notification %s was claimed again before it was recorded", n.id
+                        )
+                elif o.permanent or n.attempts >= self.max_attempts:
+                    if await adapter.mark_failed(tx.connection, n.id, n.attempts, o.error):
+                        events.append(
+                            outcome_event(
+                                n,
+                                "notification.failed",
+                                {
+                                    "reason": o.error,
+                                    "attempts": n.attempts,
+                                    "permanent": o.permanent,
+                                },
+                            )
+                        )
+                        failed += 1
+                        log.warning(
+                            "notification %s failed after %d attempt(s): %s",
+                            n.id,
+                            n.attempts,
+                            o.error,
+                        )
+                else:
+                    delay = self.retry_delay(n.attempts)
+                    await adapter.reschedule(tx.connection, n.id, n.attempts, delay, o.error)
+                    log.info(
+                        "notification %s attempt %d/%d failed (%s); next in %.1fs",
+                        n.id,
+                        n.attempts,
+                        self.max_attempts,
+                        o.error,
+                        delay,
+                    )
+            results = await tx.append(events) if events else []  # last: it takes the log's lock
+        self.sent += sent
+        self.failed += failed
+        if results:
+            await self.outbox.events.committed(max(r.position for r in results))
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one delivery attempt ended: a message id, or an error (``permanent`` when final)."""
+
+    notification: Notification
+    message_id: str | None = None
+    error: str | None = None
+    permanent: bool = False

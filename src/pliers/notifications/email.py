@@ -1,0 +1,299 @@
+"""Sending mail: the SendGrid v3 client, and a console backend with the same interface."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+import stamina
+
+from pliers.errors import EmailServiceError
+
+DEFAULT_FROM = "notifications@pliers.local"
+
+mail_log = logging.getLogger("pliers.mail")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailResult:
+    """What the provider said about a message it accepted."""
+
+    message_id: str | None
+    success: bool = True
+    status_code: int | None = None
+
+
+class Mailer(Protocol):
+    """Anything that can send one email: :class:`EmailService` or :class:`ConsoleMailer`."""
+
+    async def send_email(
+        self,
+        *,
+        to: str | Sequence[str],
+        subject: str,
+        body: str = "",
+        template_id: str | None = None,
+        html: bool = False,
+        dynamic_data: dict[str, Any] | None = None,
+    ) -> EmailResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _RetryableError(Exception):
+    """One failed attempt that may succeed later; ``after`` is the wait the provider asked for."""
+
+    def __init__(self, error: EmailServiceError, after: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.after = after
+
+
+def _recipients(to: str | Sequence[str]) -> list[str]:
+    return [to] if isinstance(to, str) else list(to)
+
+
+def _reason(response: httpx.Response) -> str:
+    """The provider's own explanation, from SendGrid's ``{"errors": [{"message": ...}]}``."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            messages = [
+                str(e["message"]) for e in errors if isinstance(e, dict) and e.get("message")
+            ]
+            if messages:
+                return "; ".join(messages)
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    text = response.text.strip()
+    return text[:200] if text else response.reason_phrase or "no reason given"
+
+
+def retry_after_seconds(
+    value: str | None, *, cap: float, now: datetime | None = None
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), capped."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), cap)
+
+
+class EmailService:
+    """A client of the SendGrid v3 mail API, with retries for what can pass.
+
+    Rate limits (429, honouring ``Retry-After``), 5xx and network errors are retried with
+    exponential backoff and jitter (stamina); other 4xx are final. After the last attempt an
+    :class:`EmailServiceError` says why. One ``httpx.AsyncClient`` serves every call; close it
+    with :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = "https://api.sendgrid.com/v3",
+        *,
+        attempts: int = 3,
+        timeout: float = 10.0,
+        mail_from: str = DEFAULT_FROM,
+        wait_initial: float = 0.5,
+        wait_max: float = 10.0,
+        wait_jitter: float = 1.0,
+        retry_after_cap: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.mail_from = mail_from
+        self.attempts = attempts
+        self.timeout = timeout
+        self.wait_initial = wait_initial
+        self.wait_max = wait_max
+        self.wait_jitter = wait_jitter
+        self.retry_after_cap = retry_after_cap
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> EmailService:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def message(
+        self,
+        *,
+        to: str | Sequence[str],
+        subject: str,
+        body: str = "",
+        template_id: str | None = None,
+        html: bool = False,
+        dynamic_data: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON body of ``POST /mail/send`` for one message to every recipient."""
+        personalization: dict[str, Any] = {
+            "to": [{"email": address} for address in _recipients(to)],
+            "subject": subject,
+        }
+        message: dict[str, Any] = {
+            "personalizations": [personalization],
+            "from": {"email": self.mail_from},
+            "subject": subject,
+        }
+        if template_id is not None:
+            message["template_id"] = template_id
+            personalization["dynamic_template_data"] = {"subject": subject, **(dynamic_data or {})}
+        else:
+            message["content"] = [{"type": "text/html" if html else "text/plain", "value": body}]
+        return message
+
+    async def send_email(
+        self,
+        *,
+        to: str | Sequence[str],
+        subject: str,
+        body: str = "",
+        template_id: str | None = None,
+        html: bool = False,
+        dynamic_data: dict[str, Any] | None = None,
+    ) -> EmailResult:
+        if not _recipients(to):
+            raise EmailServiceError("Email service error: no recipients", retryable=False)
+        payload = self.message(
+            to=to,
+            subject=subject,
+            body=body,
+            template_id=template_id,
+            html=html,
+            dynamic_data=dynamic_data,
+        )
+        response = await self._request("POST", "/mail/send", json=payload)
+        message_id = response.headers.get("x-message-id")
+        if not message_id:
+            try:
+                data = response.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                data = None
+            if isinstance(data, dict) and data.get("message_id") is not None:
+                message_id = str(data["message_id"])
+        return EmailResult(message_id=message_id, success=True, status_code=response.status_code)
+
+    async def get_template(self, template_id: str) -> dict[str, Any]:
+        """A stored template (``GET /templates/{id}``) as the provider describes it."""
+        response = await self._request("GET", f"/templates/{template_id}")
+        data = response.json()
+        if not isinstance(data, dict):
+            raise EmailServiceError("Email service error: template response is not an object")
+        return data
+
+    def _backoff(self, exc: Exception) -> bool | float:
+        """stamina's hook: retry only what may pass, after the wait the provider asked for."""
+        if not isinstance(exc, _RetryableError):
+            return False
+        return exc.after if exc.after is not None else True
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            async for attempt in stamina.retry_context(
+                on=self._backoff,
+                attempts=self.attempts,
+                timeout=None,
+                wait_initial=self.wait_initial,
+                wait_max=self.wait_max,
+                wait_jitter=self.wait_jitter,
+            ):
+                with attempt:
+                    return await self._attempt(method, path, **kwargs)
+        except _RetryableError as e:
+            raise e.error from e
+        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.TransportError as e:
+            error = EmailServiceError(
+                f"Email service error: {self.base_url} unreachable ({type(e).__name__}: {e})"
+            )
+            raise _RetryableError(error) from e
+        if response.is_success:
+            return response
+        status = response.status_code
+        error = EmailServiceError(
+            f"Email service error: {status} {_reason(response)}",
+            status=status,
+            retryable=status == 429 or status >= 500,
+        )
+        if status == 429:
+            after = retry_after_seconds(
+                response.headers.get("retry-after"), cap=self.retry_after_cap
+            )
+            raise _RetryableError(error, after)
+        if status >= 500:
+            raise _RetryableError(error)
+        raise error
+
+
+class ConsoleMailer:
+    """Writes each message to the ``pliers.mail`` log instead of sending it (development)."""
+
+    def __init__(self, mail_from: str = DEFAULT_FROM, logger: logging.Logger | None = None) -> None:
+        self.mail_from = mail_from
+        self.log = logger or mail_log
+
+    async def send_email(
+        self,
+        *,
+        to: str | Sequence[str],
+        subject: str,
+        body: str = "",
+        template_id: str | None = None,
+        html: bool = False,
+        dynamic_data: dict[str, Any] | None = None,
+    ) -> EmailResult:
+        message_id = f"console-{uuid.uuid4()}"
+        content = f"template {template_id} with {dynamic_data or {}}" if template_id else body
+        self.log.info(
+            "mail %s from %s to %s\nSubject: %s\nContent-Type: %s\n\n%s",
+            message_id,
+            self.mail_from,
+            ", ".join(_recipients(to)),
+            subject,
+            "text/html" if html else "text/plain",
+            content,
+        )
+        return EmailResult(message_id=message_id, success=True)
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,282 @@
+"""The notification outbox: mail queued in the submission's own transaction, delivered later.
+
+:class:`OutboxStore` is the storage port (one adapter per backend in :mod:`pliers.storage`);
+:class:`NotificationOutbox` is the service on top of it: the submission hook, the queries the API
+serves, re-queueing, and the wake-up signal the dispatcher waits on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pliers.errors import NotificationNotFailed, NotificationNotFound
+from pliers.events.model import NewEvent, format_time
+from pliers.events.service import EventService
+from pliers.events.store import EventStore, Transaction
+from pliers.notifications.templating import default_body, render, render_subject
+
+Status = Literal["queued", "sending", "sent", "failed"]
+STATUSES: tuple[Status, ...] = ("queued", "sending", "sent", "failed")
+AGGREGATE_TYPE = "notification"
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    """A message to queue: already rendered, so delivery needs nothing but this row."""
+
+    id: str
+    submission_id: str
+    form_id: str
+    recipients: list[str]
+    subject: str
+    body: str
+    html: bool = False
+    channel: str = "email"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    submission_id: str
+    form_id: str
+    channel: str
+    recipients: list[str]
+    subject: str
+    body: str
+    html: bool
+    status: Status
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    provider_message_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "submissionId": self.submission_id,
+            "formId": self.form_id,
+            "channel": self.channel,
+            "recipients": self.recipients,
+            "subject": self.subject,
+            "body": self.body,
+            "html": self.html,
+            "status": self.status,
+            "attempts": self.attempts,
+            "nextAttemptAt": (
+                format_time(self.next_attempt_at)
+                if self.next_attempt_at is not None and self.status in ("queued", "sending")
+                else None
+            ),
+            "lastError": self.last_error,
+            "providerMessageId": self.provider_message_id,
+            "createdAt": format_time(self.created_at),
+            "updatedAt": format_time(self.updated_at),
+        }
+
+
+class OutboxStore(Protocol):
+    """Storage of the outbox. Methods taking ``conn`` run inside the caller's transaction.
+
+    Methods that change a claimed row take the ``attempts`` value of the claim as a fencing token:
+    when the lease ran out and another dispatcher claimed the row again, the change is refused
+    (returns False) and the caller appends no event.
+    """
+
+    async def enqueue(self, conn: Any, notifications: Sequence[NewNotification]) -> None: ...
+
+    async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
+        """Mark up to ``limit`` due rows ``sending`` for ``lease_seconds``, counting an attempt.
+
+        A row is due when queued and its next attempt time has come, or when sending and its
+        lease ran out. Concurrent claimers never receive the same row.
+        """
+        ...
+
+    async def mark_sent(
+        self, conn: Any, notification_id: str, attempts: int, message_id: str | None
+    ) -> bool: ...
+
+    async def reschedule(
+        self, conn: Any, notification_id: str, attempts: int, delay_seconds: float, error: str
+    ) -> bool: ...
+
+    async def mark_failed(
+        self, conn: Any, notification_id: str, attempts: int, error: str
+    ) -> bool: ...
+
+    async def requeue(self, conn: Any, notification_id: str) -> Notification | None:
+        """Queue a failed row again with a fresh attempt count; None when it is not failed."""
+        ...
+
+    async def get(self, notification_id: str, conn: Any = None) -> Notification | None: ...
+
+    async def list(
+        self,
+        *,
+        submission_id: str | None = None,
+        form_id: str | None = None,
+        status: Status | None = None,
+        limit: int = 100,
+    ) -> list[Notification]: ...
+
+
+def outbox_store_for(store: EventStore) -> OutboxStore:
+    """The outbox adapter of ``store``'s backend."""
+    if store.backend == "postgres":
+        from pliers.storage.outbox_postgres import PostgresOutboxStore
+
+        return PostgresOutboxStore(store)
+    from pliers.storage.outbox_sqlite import SqliteOutboxStore
+
+    return SqliteOutboxStore(store)
+
+
+def notifications_for(
+    form: Mapping[str, Any], submission: Mapping[str, Any]
+) -> list[NewNotification]:
+    """The messages a form's ``notifications`` ask for, rendered with the submission's data."""
+    data = submission.get("data") or {}
+    if not isinstance(data, Mapping):
+        data = {}
+    queued: list[NewNotification] = []
+    for spec in form.get("notifications") or []:
+        if not isinstance(spec, Mapping) or spec.get("type", "email") != "email":
+            continue
+        to = spec.get("to")
+        recipients = [to] if isinstance(to, str) else [r for r in to or [] if isinstance(r, str)]
+        if not recipients:
+            continue
+        html = spec.get("html") is True
+        body_template = spec.get("body")
+        body = (
+            render(body_template, data, html=html)
+            if isinstance(body_template, str) and body_template
+            else default_body(form, data, html=html)
+        )
+        subject_template = spec.get("subject")
+        if not isinstance(subject_template, str) or not subject_template:
+            subject_template = f"New submission to {form.get('name') or 'a form'}"
+        queued.append(
+            NewNotification(
+                id=str(uuid.uuid4()),
+                submission_id=str(submission["id"]),
+                form_id=str(form.get("id") or submission.get("formId")),
+                recipients=recipients,
+                subject=render_subject(subject_template, data),
+                body=body,
+                html=html,
+            )
+        )
+    return queued
+
+
+def outcome_event(notification: Notification, type_: str, payload: Mapping[str, Any]) -> NewEvent:
+    """An event on the notification's own aggregate, correlated with its submission."""
+    return NewEvent(
+        type=type_,
+        aggregate_id=notification.id,
+        aggregate_type=AGGREGATE_TYPE,
+        correlation_id=notification.submission_id,
+        payload={
+            "notificationId": notification.id,
+            "submissionId": notification.submission_id,
+            "formId": notification.form_id,
+            "recipients": notification.recipients,
+            **payload,
+        },
+    )
+
+
+class NotificationOutbox:
+    """The outbox as the rest of Pliers sees it."""
+
+    #: how long after an enqueue a commit announcement still wakes the dispatcher
+    WAKE_WINDOW_SECONDS = 10.0
+
+    def __init__(
+        self, store: EventStore, events: EventService, adapter: OutboxStore | None = None
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.adapter = adapter or outbox_store_for(store)
+        self.wakeup = asyncio.Event()
+        self._enqueued_at: float | None = None
+
+    # -- the submission hook --------------------------------------------------------------------
+
+    async def hook(self, tx: Transaction, form: dict[str, Any], submission: dict[str, Any]) -> None:
+        """Queue the form's notifications in the submission's transaction: inserts, no network."""
+        queued = notifications_for(form, submission)
+        if queued:
+            await self.adapter.enqueue(tx.connection, queued)
+            self._enqueued_at = time.monotonic()
+
+    def install(self) -> None:
+        """Wake the dispatcher when a commit announced after an enqueue may have carried mail.
+
+        The hook runs before its transaction commits, so the wake-up comes from the commit
+        announcement (:meth:`EventService.committed`) that follows; the dispatcher's poll catches
+        whatever this misses.
+        """
+        self.events.add_listener(self._on_commit)
+
+    def _on_commit(self, position: int) -> None:
+        if self._enqueued_at is not None:
+            self.wakeup.set()
+
+    def claimed(self, count: int) -> None:
+        """Told by the dispatcher after each claim, to stop waking it once the mail is picked up."""
+        if self._enqueued_at is None:
+            return
+        if count or time.monotonic() - self._enqueued_at > self.WAKE_WINDOW_SECONDS:
+            self._enqueued_at = None
+
+    # -- queries and commands for the API -------------------------------------------------------
+
+    async def get(self, notification_id: str) -> Notification | None:
+        return await self.adapter.get(notification_id)
+
+    async def list(
+        self,
+        *,
+        submission_id: str | None = None,
+        form_id: str | None = None,
+        status: Status | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        return await self.adapter.list(
+            submission_id=submission_id, form_id=form_id, status=status, limit=limit
+        )
+
+    async def retry(self, notification_id: str) -> Notification:
+        """Queue a failed notification again; appends ``notification.requeued``."""
+        async with self.store.transaction() as tx:
+            current = await self.adapter.get(notification_id, tx.connection)
+            if current is None:
+                raise NotificationNotFound(f"notification {notification_id!r} does not exist")
+            requeued = await self.adapter.requeue(tx.connection, notification_id)
+            if requeued is None:
+                raise NotificationNotFailed(
+                    f"notification {notification_id!r} is {current.status}; only a failed "
+                    "notification can be retried"
+                )
+            [result] = await tx.append(
+                [
+                    outcome_event(
+                        requeued,
+                        "notification.requeued",
+                        {"previousAttempts": current.attempts, "lastError": current.last_error},
+                    )
+                ]
+            )
+        await self.events.committed(result.position)
+        self.wakeup.set()
+        return requeued

@@ -1,0 +1,185 @@
+"""PostgreSQL adapter of the notification outbox.
+
+Claims use ``FOR UPDATE SKIP LOCKED``, so any number of dispatchers share one queue without
+handing the same row to two of them; the database clock decides what is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import asyncpg
+
+from pliers.notifications.outbox import NewNotification, Notification, Status
+from pliers.storage.postgres import PostgresEventStore
+from pliers.storage.postgres_errors import translated
+
+_COLUMNS = (
+    "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"
+    " next_attempt_at, last_error, provider_message_id, created_at, updated_at"
+)
+
+
+def _row(r: asyncpg.Record) -> Notification:
+    return Notification(
+        id=r["id"],
+        submission_id=r["submission_id"],
+        form_id=r["form_id"],
+        channel=r["channel"],
+        recipients=list(r["recipients"]),
+        subject=r["subject"],
+        body=r["body"],
+        html=r["html"],
+        status=r["status"],
+        attempts=r["attempts"],
+        next_attempt_at=r["next_attempt_at"],
+        last_error=r["last_error"],
+        provider_message_id=r["provider_message_id"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+class PostgresOutboxStore:
+    def __init__(self, store: Any) -> None:
+        self.store = cast(PostgresEventStore, store)
+
+    async def enqueue(
+        self, conn: asyncpg.Connection, notifications: Sequence[NewNotification]
+    ) -> None:
+        await conn.executemany(
+            "INSERT INTO notifications (id, submission_id, form_id, channel, recipients,"
+            " subject, body, html) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [
+                (
+                    n.id,
+                    n.submission_id,
+                    n.form_id,
+                    n.channel,
+                    n.recipients,
+                    n.subject,
+                    n.body,
+                    n.html,
+                )
+                for n in notifications
+            ],
+        )
+
+    async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
+        async with self.store.connection() as conn, translated():
+            rows = await conn.fetch(
+                f"""
+                WITH due AS (
+                    SELECT id FROM notifications
+                     WHERE status IN ('queued', 'sending') AND next_attempt_at <= now()
+                     ORDER BY next_attempt_at
+                     LIMIT $1
+                     FOR UPDATE SKIP LOCKED
+                )
+                UPDATE notifications AS n
+                   SET status = 'sending',
+                       attempts = n.attempts + 1,
+                       locked_until = now() + make_interval(secs => $2),
+                       next_attempt_at = now() + make_interval(secs => $2),
+                       updated_at = now()
+                  FROM due
+                 WHERE n.id = due.id
+                RETURNING {", ".join("n." + c.strip() for c in _COLUMNS.split(","))}
+                """,
+                limit,
+                float(lease_seconds),
+            )
+        return sorted((_row(r) for r in rows), key=lambda n: n.created_at)
+
+    async def mark_sent(
+        self, conn: asyncpg.Connection, notification_id: str, attempts: int, message_id: str | None
+    ) -> bool:
+        status = await conn.execute(
+            "UPDATE notifications SET status = 'sent', provider_message_id = $3,"
+            " locked_until = NULL, last_error = NULL, updated_at = now()"
+            " WHERE id = $1 AND status = 'sending' AND attempts = $2",
+            notification_id,
+            attempts,
+            message_id,
+        )
+        return bool(status == "UPDATE 1")
+
+    async def reschedule(
+        self,
+        conn: asyncpg.Connection,
+        notification_id: str,
+        attempts: int,
+        delay_seconds: float,
+        error: str,
+    ) -> bool:
+        status = await conn.execute(
+            "UPDATE notifications SET status = 'queued', last_error = $3, locked_until = NULL,"
+            " next_attempt_at = now() + make_interval(secs => $4), updated_at = now()"
+            " WHERE id = $1 AND status = 'sending' AND attempts = $2",
+            notification_id,
+            attempts,
+            error,
+            float(delay_seconds),
+        )
+        return bool(status == "UPDATE 1")
+
+    async def mark_failed(
+        self, conn: asyncpg.Connection, notification_id: str, attempts: int, error: str
+    ) -> bool:
+        status = await conn.execute(
+            "UPDATE notifications SET status = 'failed', last_error = $3, locked_until = NULL,"
+            " updated_at = now() WHERE id = $1 AND status = 'sending' AND attempts = $2",
+            notification_id,
+            attempts,
+            error,
+        )
+        return bool(status == "UPDATE 1")
+
+    async def requeue(self, conn: asyncpg.Connection, notification_id: str) -> Notification | None:
+        row = await conn.fetchrow(
+            "UPDATE notifications SET status = 'queued', attempts = 0, next_attempt_at = now(),"
+            " locked_until = NULL, updated_at = now()"
+            f" WHERE id = $1 AND status = 'failed' RETURNING {_COLUMNS}",
+            notification_id,
+        )
+        return _row(row) if row is not None else None
+
+    async def get(
+        self, notification_id: str, conn: asyncpg.Connection | None = None
+    ) -> Notification | None:
+        sql = f"SELECT {_COLUMNS} FROM notifications WHERE id = $1"
+        if conn is not None:
+            row = await conn.fetchrow(sql + " FOR UPDATE", notification_id)
+        else:
+            async with self.store.connection() as own, translated():
+                row = await own.fetchrow(sql, notification_id)
+        return _row(row) if row is not None else None
+
+    async def list(
+        self,
+        *,
+        submission_id: str | None = None,
+        form_id: str | None = None,
+        status: Status | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (
+            ("submission_id", submission_id),
+            ("form_id", form_id),
+            ("status", status),
+        ):
+            if value is not None:
+                args.append(value)
+                where.append(f"{column} = ${len(args)}")
+        args.append(limit)
+        sql = (
+            f"SELECT {_COLUMNS} FROM notifications"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + f" ORDER BY created_at, id LIMIT ${len(args)}"
+        )
+        async with self.store.connection() as conn, translated():
+            rows = await conn.fetch(sql, *args)
+        return [_row(r) for r in rows]

@@ -1,0 +1,211 @@
+"""SQLite adapter of the notification outbox.
+
+A claim is one ``BEGIN IMMEDIATE`` transaction (the store's write transaction), so dispatchers in
+other processes sharing the file wait for it instead of claiming the same rows. Reads use the
+store's read connection, which sees only committed data.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import aiosqlite
+
+from pliers.events.model import format_time
+from pliers.notifications.outbox import NewNotification, Notification, Status
+from pliers.storage.sqlite import SqliteEventStore
+
+_COLUMNS = (
+    "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"
+    " next_attempt_at, last_error, provider_message_id, created_at, updated_at"
+)
+_DUE = "status IN ('queued', 'sending') AND next_attempt_at <= ?"
+
+
+def _time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _row(r: sqlite3.Row | tuple[Any, ...]) -> Notification:
+    created = _time(r[13])
+    updated = _time(r[14])
+    assert created is not None  # NOT NULL column
+    assert updated is not None  # NOT NULL column
+    return Notification(
+        id=r[0],
+        submission_id=r[1],
+        form_id=r[2],
+        channel=r[3],
+        recipients=json.loads(r[4]),
+        subject=r[5],
+        body=r[6],
+        html=bool(r[7]),
+        status=r[8],
+        attempts=r[9],
+        next_attempt_at=_time(r[10]),
+        last_error=r[11],
+        provider_message_id=r[12],
+        created_at=created,
+        updated_at=updated,
+    )
+
+
+def _now(delay_seconds: float = 0.0) -> str:
+    return format_time(datetime.now(UTC) + timedelta(seconds=delay_seconds))
+
+
+async def _changed(conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> bool:
+    async with conn.execute(sql, args) as cursor:
+        return cursor.rowcount == 1
+
+
+class SqliteOutboxStore:
+    def __init__(self, store: Any) -> None:
+        self.store = cast(SqliteEventStore, store)
+
+    async def enqueue(
+        self, conn: aiosqlite.Connection, notifications: Sequence[NewNotification]
+    ) -> None:
+        now = _now()
+        await conn.executemany(
+            "INSERT INTO notifications (id, submission_id, form_id, channel, recipients, subject,"
+            " body, html, next_attempt_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    n.id,
+                    n.submission_id,
+                    n.form_id,
+                    n.channel,
+                    json.dumps(n.recipients),
+                    n.subject,
+                    n.body,
+                    int(n.html),
+                    now,
+                    now,
+                    now,
+                )
+                for n in notifications
+            ],
+        )
+
+    async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
+        now = _now()
+        lease = _now(lease_seconds)
+        # Look on the read connection first, so an idle poll never takes the file's write lock.
+        if not await self.store._fetch(f"SELECT 1 FROM notifications WHERE {_DUE} LIMIT 1", (now,)):
+            return []
+        async with self.store.transaction() as tx:
+            conn: aiosqlite.Connection = tx.connection
+            async with conn.execute(
+                f"SELECT id FROM notifications WHERE {_DUE} ORDER BY next_attempt_at LIMIT ?",
+                (now, limit),
+            ) as cursor:
+                ids = [r[0] for r in await cursor.fetchall()]
+            if not ids:
+                return []
+            async with conn.execute(
+                "UPDATE notifications SET status = 'sending', attempts = attempts + 1,"
+                " locked_until = ?, next_attempt_at = ?, updated_at = ?"
+                f" WHERE id IN ({','.join('?' * len(ids))}) RETURNING {_COLUMNS}",
+                (lease, lease, now, *ids),
+            ) as cursor:
+                rows = await cursor.fetchall()
+        return sorted((_row(r) for r in rows), key=lambda n: n.created_at)
+
+    async def mark_sent(
+        self,
+        conn: aiosqlite.Connection,
+        notification_id: str,
+        attempts: int,
+        message_id: str | None,
+    ) -> bool:
+        return await _changed(
+            conn,
+            "UPDATE notifications SET status = 'sent', provider_message_id = ?,"
+            " locked_until = NULL, last_error = NULL, updated_at = ?"
+            " WHERE id = ? AND status = 'sending' AND attempts = ?",
+            (message_id, _now(), notification_id, attempts),
+        )
+
+    async def reschedule(
+        self,
+        conn: aiosqlite.Connection,
+        notification_id: str,
+        attempts: int,
+        delay_seconds: float,
+        error: str,
+    ) -> bool:
+        return await _changed(
+            conn,
+            "UPDATE notifications SET status = 'queued', last_error = ?, locked_until = NULL,"
+            " next_attempt_at = ?, updated_at = ?"
+            " WHERE id = ? AND status = 'sending' AND attempts = ?",
+            (error, _now(delay_seconds), _now(), notification_id, attempts),
+        )
+
+    async def mark_failed(
+        self, conn: aiosqlite.Connection, notification_id: str, attempts: int, error: str
+    ) -> bool:
+        return await _changed(
+            conn,
+            "UPDATE notifications SET status = 'failed', last_error = ?, locked_until = NULL,"
+            " updated_at = ? WHERE id = ? AND status = 'sending' AND attempts = ?",
+            (error, _now(), notification_id, attempts),
+        )
+
+    async def requeue(
+        self, conn: aiosqlite.Connection, notification_id: str
+    ) -> Notification | None:
+        now = _now()
+        async with conn.execute(
+            "UPDATE notifications SET status = 'queued', attempts = 0, next_attempt_at = ?,"
+            " locked_until = NULL, updated_at = ?"
+            f" WHERE id = ? AND status = 'failed' RETURNING {_COLUMNS}",
+            (now, now, notification_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _row(row) if row is not None else None
+
+    async def get(
+        self, notification_id: str, conn: aiosqlite.Connection | None = None
+    ) -> Notification | None:
+        sql = f"SELECT {_COLUMNS} FROM notifications WHERE id = ?"
+        if conn is not None:
+            async with conn.execute(sql, (notification_id,)) as cursor:
+                row = await cursor.fetchone()
+            return _row(row) if row is not None else None
+        rows = await self.store._fetch(sql, (notification_id,))  # the store's read connection
+        return _row(rows[0]) if rows else None
+
+    async def list(
+        self,
+        *,
+        submission_id: str | None = None,
+        form_id: str | None = None,
+        status: Status | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (
+            ("submission_id", submission_id),
+            ("form_id", form_id),
+            ("status", status),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        args.append(limit)
+        sql = (
+            f"SELECT {_COLUMNS} FROM notifications"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY created_at, id LIMIT ?"
+        )
+        return [_row(r) for r in await self.store._fetch(sql, args)]

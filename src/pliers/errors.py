@@ -78,3 +78,15 @@ class ConfigurationError(PliersError):
     """A setting that cannot work; raised before the server starts."""
 
     code = "CONFIGURATION_ERROR"
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    """The message broker (Redis pub/sub) cannot be reached; live delivery falls back to polling."""
+
+    code = "BROKER_UNAVAILABLE"
+
+
+class CacheUnavailable(ServiceUnavailable):
+    """The cache (Redis) cannot be reached; callers read from the database instead."""
+
+    code = "CACHE_UNAVAILABLE"

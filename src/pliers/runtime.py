@@ -6,10 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pliers.broker import Broker, open_broker
+from pliers.cache import Cache, open_cache
 from pliers.events.service import EventService
 from pliers.events.store import EventStore, Transaction
 from pliers.settings import Settings
 from pliers.storage import open_store
+from pliers.stream.hub import Hub
 
 #: Called inside the transaction that stores a submission, with the form and submission resources
 #: as the API returns them (see SPEC "Forms" and "Submissions"); the notification outbox is one.
@@ -31,16 +34,45 @@ class Runtime:
     #: run in the submission's transaction, after it is written and before its event is appended
     submission_hooks: list[SubmissionHook] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: read-through cache of JSON values (Redis, or this process's memory); see pliers.cache
+    cache: Cache = field(default_factory=lambda: open_cache(None))
+    #: carries committed positions between processes (Redis pub/sub, or in-process)
+    broker: Broker = field(default_factory=lambda: open_broker(None))
+    #: this process's live-stream dispatcher; built by for_store
+    hub: Hub = field(init=False)
 
     @classmethod
-    def for_store(cls, settings: Settings, store: EventStore) -> Runtime:
-        runtime = cls(settings=settings, store=store, events=EventService(store))
+    def for_store(
+        cls, settings: Settings, store: EventStore, *, redis_url: str | None = None
+    ) -> Runtime:
+        """A runtime on ``store``; with ``redis_url`` (default: the settings'), cache and broker
+        use Redis. The caller closes what it opened; :meth:`close` closes the cache and broker."""
+        redis_url = redis_url or settings.redis_url
+        runtime = cls(
+            settings=settings,
+            store=store,
+            events=EventService(store),
+            cache=open_cache(redis_url),
+            broker=open_broker(redis_url),
+        )
 
         async def database() -> dict[str, Any]:
             await store.ping()
             return {"backend": store.backend}
 
         runtime.critical_checks["database"] = database
+        runtime.hub = Hub(store, runtime.broker, poll_interval=settings.stream_poll_interval)
+        runtime.events.add_listener(runtime.hub.committed)
+        runtime.on_close(runtime.cache.close)
+        runtime.on_close(runtime.broker.close)
+        runtime.on_close(runtime.hub.close)
+        if redis_url:
+
+            async def redis() -> dict[str, Any]:
+                await runtime.cache.ping()
+                return {}
+
+            runtime.optional_checks["redis"] = redis
         return runtime
 
     @classmethod
@@ -52,7 +84,8 @@ class Runtime:
             pool_max=settings.db_pool_max,
         )
         runtime = cls.for_store(settings, store)
-        runtime.on_close(store.close)
+        runtime._closers.insert(0, store.close)  # closed last, after what reads from it
+        await runtime.hub.start()
         return runtime
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     sendgrid_api_key: str | None = None
     sendgrid_base_url: str = "https://api.sendgrid.com/v3"
+    #: live stream: messages waiting to be sent to one connection before it is closed (1008)
+    stream_buffer: int = Field(default=2000, ge=1)
+    #: live stream: the largest message a client may send
+    stream_max_message_bytes: int = Field(default=64 * 1024, ge=256)
+    #: live stream: seconds between two reads of the store when no commit was announced
+    stream_poll_interval: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("redis_url")
     @classmethod

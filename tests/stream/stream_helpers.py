@@ -15,8 +15,8 @@ async def send(ws: ClientConnection, message: dict[str, Any] | str) -> None:
     await ws.send(message if isinstance(message, str) else json.dumps(message))
 
 
-async def receive(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def receive(ws: ClientConnection, wait: float = TIMEOUT) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), wait))
     return message
 
 
@@ -28,11 +28,11 @@ async def subscribe(ws: ClientConnection, **fields: Any) -> dict[str, Any]:
     return confirmed
 
 
-async def events(ws: ClientConnection, count: int, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
+async def events(ws: ClientConnection, count: int, wait: float = TIMEOUT) -> list[dict[str, Any]]:
     """The next ``count`` messages, which must all be events."""
     received = []
     for _ in range(count):
-        message = await receive(ws, timeout)
+        message = await receive(ws, wait)
         assert message["type"] == "event", message
         received.append(message)
     return received

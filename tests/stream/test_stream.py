@@ -7,12 +7,12 @@ import json
 
 import httpx
 import pytest
+from stream_helpers import events, nothing_more, receive, send, subscribe
 from websockets.asyncio.client import connect
 
 from pliers.events.model import NewEvent
 from pliers.runtime import Runtime
 from pliers.testing import EventFactory
-from stream_helpers import events, nothing_more, receive, send, subscribe
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,8 @@ async def test_several_subscriptions_on_one_connection(
         assert forms["subscriptionId"] == "forms"
         assert forms["filter"] == {"eventTypes": ["form.created"]}
         other = assigned["subscriptionId"]
-        assert other and other != "forms"
+        assert other
+        assert other != "forms"
 
         await send(ws, {"type": "subscribe", "subscriptionId": "forms"})
         error = await receive(ws)
@@ -144,8 +145,12 @@ async def test_one_event_matching_two_subscriptions_is_sent_to_each(
         ('{"type": "unsubscribe"}', "INVALID_MESSAGE"),
         ('{"type": "unsubscribe", "subscriptionId": "nope"}', "SUBSCRIPTION_NOT_FOUND"),
         ('{"type": "ping", "extra": 1}', "INVALID_MESSAGE"),
-        ('{"type": "subscribe", "filter": {"eventTypes": ["a.b"]}, "pad": "' + "x" * 70_000 + '"}',
-         "MESSAGE_TOO_LARGE"),
+        (
+            '{"type": "subscribe", "filter": {"eventTypes": ["a.b"]}, "pad": "'
+            + "x" * 70_000
+            + '"}',
+            "MESSAGE_TOO_LARGE",
+        ),
     ],
 )
 async def test_malformed_messages_get_an_error_and_the_connection_stays_usable(

@@ -30,7 +30,7 @@ async def stream(websocket: WebSocket) -> None:
     writer = asyncio.create_task(_write(websocket, conn))
     too_slow = asyncio.create_task(conn.overflowed.wait())
     try:
-        done, pending = await asyncio.wait(
+        done, _ = await asyncio.wait(
             {reader, writer, too_slow}, return_when=asyncio.FIRST_COMPLETED
         )
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -39,10 +40,8 @@ class RedisListener:
                 continue  # not a notice of ours; positions are plain integers
 
     async def close(self) -> None:
-        try:
+        with contextlib.suppress(RedisError, OSError):  # the connection may be gone already
             await self._pubsub.aclose()
-        except (RedisError, OSError):
-            pass  # the connection is already gone
 
 
 class RedisBroker:
@@ -69,10 +68,8 @@ class RedisBroker:
             while (await pubsub.get_message(timeout=_POLL)) is None:
                 pass
         except (RedisError, OSError) as e:
-            try:
-                await pubsub.aclose()
-            except (RedisError, OSError):
-                pass
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
             raise BrokerUnavailable(f"Redis subscribe failed: {e}") from e
         return RedisListener(pubsub, self._channel)
 

@@ -96,9 +96,10 @@ class Connection:
         }
         if message.from_position is not None:
             confirmed["fromPosition"] = message.from_position
-        # confirmed before any event of it, which the hub queues from now on
-        self.push(dumps(confirmed))
+        # Confirmed once the hub serves it, so that whatever the client causes after the
+        # confirmation reaches it; no await between the two, so no event can come first.
         await self.hub.subscribe(sub, message.from_position)
+        self.push(dumps(confirmed))
 
     def _unsubscribe(self, message: Unsubscribe) -> None:
         sub = self.subscriptions.pop(message.subscription_id, None)

@@ -9,7 +9,8 @@ that starts behind the hub (``fromPosition``) reads its own matching events from
 it reaches the hub's position, then joins the fan-out in the same step of the event loop, so the
 seam between catch-up and live can neither gap nor repeat: an event is delivered only when its
 position is above ``last``, and ``last`` only moves over positions that were fully read.
-Positions are commit-ordered on both backends, so reading after a position never skips a late commit.
+Positions are commit-ordered on both backends, so reading after a position never skips a late
+commit.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ class Hub:
         self._pending_notice = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+
+    @property
+    def subscription_count(self) -> int:
+        """Subscriptions served by this process right now."""
+        return len(self._subscriptions)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -226,7 +232,10 @@ class Hub:
     # -- subscriptions ------------------------------------------------------------------------
 
     async def subscribe(self, sub: Subscription, from_position: int | None) -> None:
-        """Start serving ``sub``: live from now, or from ``from_position`` with catch-up first."""
+        """Start serving ``sub``: live from now, or from ``from_position`` with catch-up first.
+
+        Nothing is queued to ``sub`` before the caller regains control without awaiting.
+        """
         await self.start()
         async with self._lock:
             if self.position is None:

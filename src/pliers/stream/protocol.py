@@ -48,9 +48,9 @@ class StreamFilter(_Message):
 
     event_types: Annotated[list[EventType], Field(max_length=MAX_FILTER_VALUES)] | None = None
     aggregate_ids: Annotated[list[AggregateId], Field(max_length=MAX_FILTER_VALUES)] | None = None
-    aggregate_types: (
-        Annotated[list[AggregateType], Field(max_length=MAX_FILTER_VALUES)] | None
-    ) = None
+    aggregate_types: Annotated[list[AggregateType], Field(max_length=MAX_FILTER_VALUES)] | None = (
+        None
+    )
 
     def matches(self, event: StoredEvent) -> bool:
         return (
@@ -115,10 +115,9 @@ def parse(text: str) -> ClientMessage:
     except pydantic.ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "message"
-        code = "INVALID_FILTER" if first["loc"] and first["loc"][0] == "filter" else "INVALID_MESSAGE"
-        raise StreamError(
-            code, f"{kind} validation failed at {where}: {first['msg']}"
-        ) from None
+        in_filter = bool(first["loc"]) and first["loc"][0] == "filter"
+        code = "INVALID_FILTER" if in_filter else "INVALID_MESSAGE"
+        raise StreamError(code, f"{kind} validation failed at {where}: {first['msg']}") from None
 
 
 def event_message(subscription_id: str, event_json: str) -> str:

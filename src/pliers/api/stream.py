@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -12,6 +13,7 @@ from pliers.runtime import Runtime
 from pliers.stream.connection import Connection
 
 router = APIRouter(tags=["events"])
+log = logging.getLogger(__name__)
 
 #: Close code and reason for a client that cannot keep up (RFC 6455 "policy violation").
 TOO_SLOW = 1008
@@ -36,8 +38,11 @@ async def stream(websocket: WebSocket) -> None:
     finally:
         for task in (reader, writer, too_slow):
             task.cancel()
-        await asyncio.gather(reader, writer, too_slow, return_exceptions=True)
+        outcomes = await asyncio.gather(reader, writer, too_slow, return_exceptions=True)
         conn.close()
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect):
+                log.error("live stream connection failed", exc_info=outcome)
     if too_slow in done:
         with contextlib.suppress(Exception):  # the client may be gone already
             await websocket.close(

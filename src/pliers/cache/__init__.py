@@ -2,6 +2,12 @@
 
 The cache is never the store of record: every value can be rebuilt by its loader, so when the
 cache is unreachable :func:`cached` reads through to the loader and the API keeps serving.
+
+An engine reads through and invalidates after its write commits, e.g. form definitions::
+
+    form = await cached(rt.cache, f"forms:{form_id}:current", lambda: repo.get(form_id), ttl=300)
+    ...  # PUT/DELETE: after the transaction commits
+    await invalidate(rt.cache, f"forms:{form_id}:current", prefix=f"forms:{form_id}:v")
 """
 
 from __future__ import annotations

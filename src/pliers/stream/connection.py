@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections import deque
 
+from pliers.errors import PliersError
 from pliers.stream.hub import Hub, Subscription
 from pliers.stream.protocol import Ping, StreamError, Subscribe, Unsubscribe, dumps, parse
 
@@ -98,7 +99,12 @@ class Connection:
             confirmed["fromPosition"] = message.from_position
         # Confirmed once the hub serves it, so that whatever the client causes after the
         # confirmation reaches it; no await between the two, so no event can come first.
-        await self.hub.subscribe(sub, message.from_position)
+        try:
+            await self.hub.subscribe(sub, message.from_position)
+        except PliersError as e:  # the store is unreachable: refuse this one, keep the connection
+            del self.subscriptions[sid]
+            self.hub.unsubscribe(sub)
+            raise StreamError(e.code, f"cannot subscribe now: {e.message}") from None
         self.push(dumps(confirmed))
 
     def _unsubscribe(self, message: Unsubscribe) -> None:

@@ -74,12 +74,6 @@ class ServiceUnavailable(PliersError):
     code = "SERVICE_UNAVAILABLE"
 
 
-class ConfigurationError(PliersError):
-    """A setting that cannot work; raised before the server starts."""
-
-    code = "CONFIGURATION_ERROR"
-
-
 class BrokerUnavailable(ServiceUnavailable):
     """The message broker (Redis pub/sub) cannot be reached; live delivery falls back to polling."""
 
@@ -90,3 +84,9 @@ class CacheUnavailable(ServiceUnavailable):
     """The cache (Redis) cannot be reached; callers read from the database instead."""
 
     code = "CACHE_UNAVAILABLE"
+
+
+class ConfigurationError(PliersError):
+    """A setting that cannot work; raised before the server starts."""
+
+    code = "CONFIGURATION_ERROR"

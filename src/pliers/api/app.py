@@ -11,13 +11,13 @@ from fastapi import FastAPI
 from pliers import __version__
 from pliers.api import envelope, events, health
 from pliers.api.limits import BodySizeLimit
+from pliers.api.stream import router as stream_router
 from pliers.runtime import Runtime
 from pliers.settings import Settings, load_settings
-from pliers.api import stream as stream_api  # noqa: I001 -- appended, keeps merges simple
 
 ROUTERS = [health.router, events.router]
 
-ROUTERS.append(stream_api.router)
+ROUTERS.append(stream_router)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:

@@ -74,6 +74,18 @@ class ServiceUnavailable(PliersError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class BrokerUnavailable(ServiceUnavailable):
+    """The message broker (Redis pub/sub) cannot be reached; live delivery falls back to polling."""
+
+    code = "BROKER_UNAVAILABLE"
+
+
+class CacheUnavailable(ServiceUnavailable):
+    """The cache (Redis) cannot be reached; callers read from the database instead."""
+
+    code = "CACHE_UNAVAILABLE"
+
+
 class ConfigurationError(PliersError):
     """A setting that cannot work; raised before the server starts."""
 

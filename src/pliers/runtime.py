@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from pliers.broker import Broker, open_broker
+from pliers.cache import Cache, open_cache
 from pliers.events.service import EventService
 from pliers.events.store import EventStore, Transaction
 from pliers.notifications import (
@@ -17,6 +19,7 @@ from pliers.notifications import (
 )
 from pliers.settings import Settings
 from pliers.storage import open_store
+from pliers.stream.hub import Hub
 
 if TYPE_CHECKING:
     from pliers.forms.service import FormService
@@ -46,16 +49,45 @@ class Runtime:
     notifications: NotificationOutbox | None = None
     #: delivers the outbox in the background; None when ``dispatcher_enabled`` is off
     dispatcher: Dispatcher | None = None
+    #: read-through cache of JSON values (Redis, or this process's memory); see pliers.cache
+    cache: Cache = field(default_factory=lambda: open_cache(None))
+    #: carries committed positions between processes (Redis pub/sub, or in-process)
+    broker: Broker = field(default_factory=lambda: open_broker(None))
+    #: this process's live-stream dispatcher; built by for_store
+    hub: Hub = field(init=False)
 
     @classmethod
-    def for_store(cls, settings: Settings, store: EventStore) -> Runtime:
-        runtime = cls(settings=settings, store=store, events=EventService(store))
+    def for_store(
+        cls, settings: Settings, store: EventStore, *, redis_url: str | None = None
+    ) -> Runtime:
+        """A runtime on ``store``; with ``redis_url`` (default: the settings'), cache and broker
+        use Redis. The caller closes what it opened; :meth:`close` closes the cache and broker."""
+        redis_url = redis_url or settings.redis_url
+        runtime = cls(
+            settings=settings,
+            store=store,
+            events=EventService(store),
+            cache=open_cache(redis_url),
+            broker=open_broker(redis_url),
+        )
 
         async def database() -> dict[str, Any]:
             await store.ping()
             return {"backend": store.backend}
 
         runtime.critical_checks["database"] = database
+        runtime.hub = Hub(store, runtime.broker, poll_interval=settings.stream_poll_interval)
+        runtime.events.add_listener(runtime.hub.committed)
+        runtime.on_close(runtime.cache.close)
+        runtime.on_close(runtime.broker.close)
+        runtime.on_close(runtime.hub.close)
+        if redis_url:
+
+            async def redis() -> dict[str, Any]:
+                await runtime.cache.ping()
+                return {}
+
+            runtime.optional_checks["redis"] = redis
         runtime.notifications = NotificationOutbox(store, runtime.events)
         runtime.notifications.install()
         runtime.submission_hooks.append(runtime.notifications.hook)
@@ -70,13 +102,14 @@ class Runtime:
             pool_max=settings.db_pool_max,
         )
         runtime = cls.for_store(settings, store)
-        runtime.on_close(store.close)
+        runtime._closers.insert(0, store.close)  # closed last, after what reads from it
         if settings.dispatcher_enabled and runtime.notifications is not None:
             mailer = mailer_for(settings)
             runtime.on_close(mailer.aclose)
             runtime.dispatcher = dispatcher_for(settings, runtime.notifications, mailer)
             runtime.dispatcher.start()
             runtime.on_close(runtime.dispatcher.stop)
+        await runtime.hub.start()
         return runtime
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=5, ge=1, le=100)
     notify_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
     dispatcher_enabled: bool = True
+    #: live stream: messages waiting to be sent to one connection before it is closed (1008)
+    stream_buffer: int = Field(default=2000, ge=1)
+    #: live stream: the largest message a client may send
+    stream_max_message_bytes: int = Field(default=64 * 1024, ge=256)
+    #: live stream: seconds between two reads of the store when no commit was announced
+    stream_poll_interval: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("redis_url")
     @classmethod

@@ -14,6 +14,7 @@ from pliers.api import forms as forms_api
 from pliers.api import notifications as notifications_api
 from pliers.api import submissions as submissions_api
 from pliers.api.limits import BodySizeLimit
+from pliers.api.stream import router as stream_router
 from pliers.runtime import Runtime
 from pliers.settings import Settings, load_settings
 
@@ -24,6 +25,8 @@ ROUTERS = [
     submissions_api.router,
     notifications_api.router,
 ]
+
+ROUTERS.append(stream_router)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:

@@ -198,3 +198,8 @@ def main() -> None:
 
 
 __all__ = ["app", "main"]
+
+
+from pliers.cli.tail import events as _events  # noqa: E402 -- sub-commands register last
+
+app.add_typer(_events, name="events")

@@ -1,0 +1,69 @@
+"""``WS /v1/events/stream``: the live stream of stored events (see SPEC "Live stream")."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from pliers.runtime import Runtime
+from pliers.stream.connection import Connection
+
+router = APIRouter(tags=["events"])
+log = logging.getLogger(__name__)
+
+#: Close code and reason for a client that cannot keep up (RFC 6455 "policy violation").
+TOO_SLOW = 1008
+
+
+@router.websocket("/v1/events/stream")
+async def stream(websocket: WebSocket) -> None:
+    rt: Runtime = websocket.app.state.runtime
+    await websocket.accept()
+    conn = Connection(
+        rt.hub,
+        buffer=rt.settings.stream_buffer,
+        max_message_bytes=rt.settings.stream_max_message_bytes,
+    )
+    reader = asyncio.create_task(_read(websocket, conn))
+    writer = asyncio.create_task(_write(websocket, conn))
+    too_slow = asyncio.create_task(conn.overflowed.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {reader, writer, too_slow}, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for task in (reader, writer, too_slow):
+            task.cancel()
+        outcomes = await asyncio.gather(reader, writer, too_slow, return_exceptions=True)
+        conn.close()
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect):
+                log.error("live stream connection failed", exc_info=outcome)
+    if too_slow in done:
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await websocket.close(
+                TOO_SLOW,
+                f"client too slow: more than {conn.capacity} messages waiting to be sent",
+            )
+
+
+async def _read(websocket: WebSocket, conn: Connection) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            data = message.get("bytes") or b""
+            text = data.decode("utf-8", "replace")
+        await conn.handle(text)
+
+
+async def _write(websocket: WebSocket, conn: Connection) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        while True:
+            await websocket.send_text(await conn.next_message())

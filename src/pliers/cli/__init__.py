@@ -171,9 +171,7 @@ def worker(
     ] = True,
 ) -> None:
     """Deliver queued email notifications until stopped (no HTTP server)."""
-    settings = _settings(
-        database_url=database_url, migrate_on_start=None if migrate else False
-    )
+    settings = _settings(database_url=database_url, migrate_on_start=None if migrate else False)
     backend = "SendGrid" if settings.sendgrid_api_key else "console (no PLIERS_SENDGRID_API_KEY)"
     err.print(
         f"Pliers {__version__} notification worker ({settings.database.backend}, mail: {backend})",

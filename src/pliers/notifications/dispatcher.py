@@ -90,8 +90,10 @@ class Dispatcher:
                 delivered = 0
             if delivered:
                 continue  # there may be more due right away
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.outbox.wakeup.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self.outbox.wakeup.wait()
 
     # -- one round ------------------------------------------------------------------------------
 

@@ -182,8 +182,10 @@ class Hub:
     async def _tail(self) -> None:
         failing = False
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self._read_new()

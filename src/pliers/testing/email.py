@@ -147,8 +147,10 @@ class MockEmailProvider:
             )
         )
         if self._delay:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._release.wait(), self._delay)
+                async with asyncio.timeout(self._delay):
+                    await self._release.wait()
 
     def _next(self) -> _Answer | None:
         if self._script:

@@ -22,7 +22,8 @@ CHECK_TIMEOUT = 3.0
 async def _run(check: HealthCheck) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        details = await asyncio.wait_for(check(), CHECK_TIMEOUT)
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            details = await check()
     except Exception as e:  # a health check reports failures, it does not raise them
         return {"status": "down", "error": str(e) or type(e).__name__}
     elapsed = round((time.perf_counter() - started) * 1000, 2)

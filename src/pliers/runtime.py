@@ -53,6 +53,8 @@ class Runtime:
     cache: Cache = field(default_factory=lambda: open_cache(None))
     #: carries committed positions between processes (Redis pub/sub, or in-process)
     broker: Broker = field(default_factory=lambda: open_broker(None))
+    #: True when ``cache`` is shared by every process (Redis), so invalidation reaches them all
+    shared_cache: bool = False
     #: this process's live-stream dispatcher; built by for_store
     hub: Hub = field(init=False)
 
@@ -69,6 +71,7 @@ class Runtime:
             events=EventService(store),
             cache=open_cache(redis_url),
             broker=open_broker(redis_url),
+            shared_cache=bool(redis_url),
         )
 
         async def database() -> dict[str, Any]:
@@ -126,7 +129,8 @@ class Runtime:
         from pliers.forms.service import FormService
         from pliers.storage.forms import form_records
 
-        return FormService(self.store, form_records(self.store), self.events)
+        cache = self.cache if self.shared_cache else None
+        return FormService(self.store, form_records(self.store), self.events, cache)
 
     @cached_property
     def submissions(self) -> SubmissionService:

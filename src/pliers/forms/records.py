@@ -55,6 +55,30 @@ class FormRecord:
             "updatedAt": format_time(self.updated_at),
         }
 
+    def to_cache(self) -> dict[str, Any]:
+        """Everything the record holds, as JSON (for a cache; see :meth:`from_cache`)."""
+        return {
+            **self.to_wire(),
+            "body": self.body,
+            "eventSequence": self.event_sequence,
+            "seq": self.seq,
+        }
+
+    @classmethod
+    def from_cache(cls, value: dict[str, Any]) -> FormRecord:
+        return cls(
+            id=value["id"],
+            name=value["name"],
+            description=value["description"],
+            body=value["body"],
+            version=value["version"],
+            status=value["status"],
+            created_at=datetime.fromisoformat(value["createdAt"]),
+            updated_at=datetime.fromisoformat(value["updatedAt"]),
+            event_sequence=value["eventSequence"],
+            seq=value["seq"],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SubmissionRecord:

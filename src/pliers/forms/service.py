@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from pliers.cache import Cache, cached, invalidate
 from pliers.errors import FormArchived, FormNotFound, ValidationError, VersionConflict
 from pliers.events.model import ID_PATTERN, NewEvent
 from pliers.events.service import EventService
@@ -23,6 +24,7 @@ from pliers.forms.records import FormRecord, FormRecords, FormStatus, decode_cur
 
 _ID = re.compile(ID_PATTERN)
 SCHEMA_CACHE_SIZE = 1024
+FORM_CACHE_TTL = 300.0
 
 
 def is_id(value: str) -> bool:
@@ -51,10 +53,19 @@ def _event(kind: str, form: FormRecord, expected: int) -> NewEvent:
 
 
 class FormService:
-    def __init__(self, store: EventStore, records: FormRecords, events: EventService) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        records: FormRecords,
+        events: EventService,
+        cache: Cache | None = None,
+    ) -> None:
         self.store = store
         self.records = records
         self.events = events
+        #: read-through cache of form reads; only a cache every process shares keeps
+        #: invalidation correct, so the runtime passes one only when Redis is configured
+        self.cache = cache
         self._schemas: OrderedDict[tuple[str, int], Schema] = OrderedDict()
 
     async def create(self, raw: Any) -> dict[str, Any]:
@@ -79,7 +90,26 @@ class FormService:
         return form.to_wire()
 
     async def get(self, form_id: str, version: int | None = None) -> FormRecord:
+        """A form (its current version, or ``version``), read through the cache when there is one.
+
+        Writes do not use this: they lock the form's row in their own transaction.
+        """
         check_id(form_id)
+        if self.cache is None:
+            return await self._load(form_id, version)
+        key = f"forms:{form_id}:current" if version is None else f"forms:{form_id}:v{version}"
+
+        async def load() -> dict[str, Any]:
+            return (await self._load(form_id, version)).to_cache()
+
+        return FormRecord.from_cache(await cached(self.cache, key, load, ttl=FORM_CACHE_TTL))
+
+    async def _forget(self, form_id: str) -> None:
+        """Drop the cached reads of a form after a write to it commits."""
+        if self.cache is not None:
+            await invalidate(self.cache, f"forms:{form_id}:current", prefix=f"forms:{form_id}:v")
+
+    async def _load(self, form_id: str, version: int | None) -> FormRecord:
         form = await self.records.get_form(form_id, version)
         if form is None:
             if version is not None and await self.records.get_form(form_id) is not None:
@@ -117,6 +147,7 @@ class FormService:
             [result] = await tx.append(
                 [_event("form.updated", form, expected=current.event_sequence)]
             )
+        await self._forget(form_id)
         await self.events.committed(result.position)
         self._remember(form, schema)
         return form.to_wire()
@@ -138,6 +169,7 @@ class FormService:
             [result] = await tx.append(
                 [_event("form.archived", form, expected=current.event_sequence)]
             )
+        await self._forget(form_id)
         await self.events.committed(result.position)
         return form.to_wire()
 

@@ -2,7 +2,7 @@
 
 from pliers.testing.email import MockEmailProvider, ProviderCall
 from pliers.testing.factories import EventFactory, FormBuilder
-from pliers.testing.plugin import LiveServer, client_for, running_runtime, serve
+from pliers.testing.plugin import LiveServer, TestCache, client_for, running_runtime, serve
 from pliers.testing.postgres import TestDatabase
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "LiveServer",
     "MockEmailProvider",
     "ProviderCall",
+    "TestCache",
     "TestDatabase",
     "client_for",
     "running_runtime",

@@ -1,0 +1,76 @@
+"""Form reads go through the Redis cache; writes invalidate it; Redis down means the database."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from pliers.api.app import create_app
+from pliers.testing import FormBuilder, TestCache, TestDatabase, client_for, running_runtime
+
+pytestmark = pytest.mark.integration
+
+
+def form_body() -> dict:
+    return FormBuilder().with_name("Cached").with_text_field("email", required=True).build()
+
+
+async def test_reads_are_cached_and_a_write_invalidates_them(
+    pliers_db: TestDatabase, pliers_cache: TestCache
+) -> None:
+    async with (
+        running_runtime(pliers_db.url, redis_url=pliers_cache.url) as rt,
+        client_for(create_app(runtime=rt)) as client,
+    ):
+        form_id = (await client.post("/v1/forms/forms", json=form_body())).json()["data"]["id"]
+        assert (await client.get(f"/v1/forms/forms/{form_id}")).json()["data"]["name"] == ("Cached")
+        assert await pliers_cache.client.exists(f"pliers:forms:{form_id}:current")
+
+        # Behind the cache's back: the next read still comes from Redis.
+        await pliers_db.connection.execute(
+            "UPDATE forms SET name = 'Changed underneath' WHERE id = $1", form_id
+        )
+        cached = await client.get(f"/v1/forms/forms/{form_id}")
+        assert cached.json()["data"]["name"] == "Cached"
+
+        updated = await client.put(
+            f"/v1/forms/forms/{form_id}",
+            json={**form_body(), "name": "Renamed", "expectedVersion": 1},
+        )
+        assert updated.status_code == 200, updated.text
+        assert not await pliers_cache.client.exists(f"pliers:forms:{form_id}:current")
+        fresh = await client.get(f"/v1/forms/forms/{form_id}")
+        assert fresh.json()["data"]["name"] == "Renamed"
+        assert fresh.json()["data"]["version"] == 2
+
+        archived = await client.delete(f"/v1/forms/forms/{form_id}")
+        assert archived.status_code == 200
+        after = await client.get(f"/v1/forms/forms/{form_id}")
+        assert after.json()["data"]["status"] == "archived"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_with_redis_unreachable_forms_are_served_from_the_database(
+    pliers_db: TestDatabase,
+) -> None:
+    redis_url = f"redis://127.0.0.1:{closed_port()}/0"
+    async with (
+        running_runtime(pliers_db.url, redis_url=redis_url) as rt,
+        client_for(create_app(runtime=rt)) as client,
+    ):
+        created = await client.post("/v1/forms/forms", json=form_body())
+        assert created.status_code == 201
+        form_id = created.json()["data"]["id"]
+        read = await client.get(f"/v1/forms/forms/{form_id}")
+        assert read.status_code == 200
+        assert read.json()["data"]["name"] == "Cached"
+        health = await client.get("/health")
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+        assert health.json()["checks"]["redis"]["status"] == "down"

@@ -258,6 +258,11 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_time(value: str) -> datetime:
+    """The inverse of :func:`format_time` (accepts any RFC 3339 time with an offset)."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
 def encode_cursor(position: int) -> str:
     return base64.urlsafe_b64encode(f"p:{position}".encode()).decode().rstrip("=")
 

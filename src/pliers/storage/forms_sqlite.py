@@ -11,16 +11,15 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
 
-from pliers.errors import PliersError, ServiceUnavailable, ValidationError
-from pliers.events.model import format_time
+from pliers.errors import PliersError, ValidationError
+from pliers.events.model import format_time, parse_time
 from pliers.events.store import Transaction
 from pliers.forms.records import FormRecord, FormStatus, SubmissionRecord
-from pliers.storage.sqlite import SqliteEventStore
+from pliers.storage.sqlite import SqliteEventStore, unavailable
 
 _FORM = (
     "f.seq, f.id, f.name, f.description, f.body, f.version, f.status, f.event_sequence,"
@@ -31,10 +30,6 @@ _SUBMISSION = "seq, id, form_id, form_version, data, submitted_by, metadata, sta
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @asynccontextmanager
@@ -49,9 +44,10 @@ async def _translated() -> AsyncIterator[None]:
             details=[{"field": "body", "rule": "text", "message": str(e)}],
         ) from e
     except sqlite3.OperationalError as e:
-        if "locked" in str(e) or "unable to open" in str(e) or "disk I/O" in str(e):
-            raise ServiceUnavailable(f"the database is unavailable: {e}") from e
-        raise
+        outage = unavailable(e)
+        if outage is None:
+            raise
+        raise outage from e
 
 
 def _form(row: Sequence[Any]) -> FormRecord:
@@ -64,8 +60,8 @@ def _form(row: Sequence[Any]) -> FormRecord:
         version=row[5],
         status=row[6],
         event_sequence=row[7],
-        created_at=_time(row[8]),
-        updated_at=_time(row[9]),
+        created_at=parse_time(row[8]),
+        updated_at=parse_time(row[9]),
     )
 
 
@@ -79,7 +75,7 @@ def _submission(row: Sequence[Any]) -> SubmissionRecord:
         submitted_by=row[5],
         metadata=json.loads(row[6]),
         status=row[7],
-        created_at=_time(row[8]),
+        created_at=parse_time(row[8]),
     )
 
 

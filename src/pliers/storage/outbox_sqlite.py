@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import aiosqlite
 
-from pliers.events.model import format_time
+from pliers.events.model import format_time, parse_time
 from pliers.notifications.outbox import NewNotification, Notification, Status
 from pliers.storage.sqlite import SqliteEventStore
 
@@ -27,9 +27,7 @@ _DUE = "status IN ('queued', 'sending') AND next_attempt_at <= ?"
 
 
 def _time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return None if value is None else parse_time(value)
 
 
 def _row(r: sqlite3.Row | tuple[Any, ...]) -> Notification:

@@ -32,6 +32,7 @@ from pliers.events.model import (
     QueryPage,
     StoredEvent,
     format_time,
+    parse_time,
 )
 from pliers.events.sequencing import AppendPlanner, Duplicate, Inspection, StoredRef, lookups
 from pliers.storage import migrations
@@ -80,10 +81,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def _event_from_row(row: sqlite3.Row) -> StoredEvent:
     return StoredEvent(
         position=row[0],
@@ -93,13 +90,21 @@ def _event_from_row(row: sqlite3.Row) -> StoredEvent:
         aggregate_type=row[4],
         sequence_number=row[5],
         version=row[6],
-        timestamp=_parse_time(row[7]),
-        recorded_at=_parse_time(row[8]),
+        timestamp=parse_time(row[7]),
+        recorded_at=parse_time(row[8]),
         correlation_id=row[9],
         causation_id=row[10],
         metadata=json.loads(row[11]),
         payload=json.loads(row[12]),
     )
+
+
+def unavailable(e: sqlite3.OperationalError) -> ServiceUnavailable | None:
+    """The outage an operational error stands for (locked, unreadable), or None for a bug."""
+    text = str(e)
+    if "locked" in text or "unable to open" in text or "disk I/O" in text:
+        return ServiceUnavailable(f"the database is unavailable: {e}")
+    return None
 
 
 @asynccontextmanager
@@ -124,9 +129,10 @@ async def _translated() -> AsyncIterator[None]:
             raise DuplicateEvent("an event id in the request is already stored") from e
         raise
     except sqlite3.OperationalError as e:
-        if "locked" in str(e) or "unable to open" in str(e) or "disk I/O" in str(e):
-            raise ServiceUnavailable(f"the database is unavailable: {e}") from e
-        raise
+        outage = unavailable(e)
+        if outage is None:
+            raise
+        raise outage from e
 
 
 def _placeholders(n: int) -> str:
@@ -143,7 +149,7 @@ async def _inspect(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> In
             ids,
         ) as cursor:
             for i, fp, seq, position, recorded in await cursor.fetchall():
-                inspection.stored[i] = StoredRef(fp, seq, position, _parse_time(recorded))
+                inspection.stored[i] = StoredRef(fp, seq, position, parse_time(recorded))
     async with conn.execute(
         "SELECT aggregate_id, max(sequence_number) FROM events "
         f"WHERE aggregate_id IN ({_placeholders(len(aggregates))}) GROUP BY aggregate_id",

@@ -1,8 +1,19 @@
-"""A fresh, migrated PostgreSQL database per test, cloned from a template built once."""
+"""A fresh, migrated PostgreSQL database per test, cloned from a template built once.
+
+Clones are made ahead of need on a background loop and dropped off the test's path. Every
+database a run creates carries the run's id in its name, and the run holds a session-level
+advisory lock on that id for as long as it lives: a later run drops leftovers only of runs whose
+lock nobody holds, so several runs can share one server safely.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
+import itertools
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -11,10 +22,23 @@ import asyncpg
 
 from pliers.storage import migrations
 from pliers.storage.postgres import apply_migrations
+from pliers.testing.background import BackgroundLoop
 
-TEMPLATE_PREFIX = "pliers_tmpl_"
+TEMPLATE_PREFIX = "pliers_template_"
 TEST_PREFIX = "pliers_test_"
-_TEMPLATE_LOCK = 0x706C74706C  # one session builds a given template at a time
+KEPT_PREFIX = "pliers_kept_"
+#: Measured against FILE_COPY on PostgreSQL 15 (see docs/testing.md): WAL_LOG costs the same or
+#: less per clone and, unlike FILE_COPY, needs no checkpoint, whose cost grows with whatever else
+#: the shared server is writing.
+CLONE_STRATEGY = "WAL_LOG"
+
+_TEMPLATE_BUILD_LOCK = 0x706C74706C  # one session builds a given template at a time
+_RUN_LOCK = 0x706C7472  # (class, run id): held shared by every process of a live run
+_TEMPLATE_USE_LOCK = 0x706C7470  # (class, template digest): held shared while a run clones it
+_TEST_NAME = re.compile(r"^pliers_test_(?P<run>[0-9a-f]{8})_[a-z0-9]+_\d+$")
+_TEMPLATE_NAME = re.compile(r"^pliers_template_(?P<digest>[0-9a-f]{16})$")
+#: Dropping waits while the pool refills, unless this many databases are waiting to go.
+_DROP_BACKLOG = 8
 
 
 def with_database(url: str, name: str) -> str:
@@ -32,12 +56,18 @@ def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def lock_key(hex_digits: str) -> int:
+    """The first 32 bits of a hex id, as the signed int4 ``pg_advisory_lock`` takes."""
+    key = int(hex_digits[:8], 16)
+    return key - (1 << 32) if key >= 1 << 31 else key
+
+
 async def ensure_template(admin_url: str) -> str:
     """Build the template database once (safe when several sessions race); returns its name."""
     name = template_name()
     admin = await asyncpg.connect(admin_url)
     try:
-        await admin.execute("SELECT pg_advisory_lock($1)", _TEMPLATE_LOCK)
+        await admin.execute("SELECT pg_advisory_lock($1)", _TEMPLATE_BUILD_LOCK)
         try:
             exists = await admin.fetchval(
                 "SELECT datistemplate FROM pg_database WHERE datname = $1", name
@@ -55,7 +85,7 @@ async def ensure_template(admin_url: str) -> str:
             await admin.execute(f'ALTER DATABASE "{name}" WITH is_template = true')
             return name
         finally:
-            await admin.execute("SELECT pg_advisory_unlock($1)", _TEMPLATE_LOCK)
+            await admin.execute("SELECT pg_advisory_unlock($1)", _TEMPLATE_BUILD_LOCK)
     finally:
         await admin.close()
 
@@ -72,10 +102,240 @@ class TestDatabase:
 
 
 async def create_test_database(admin: asyncpg.Connection, admin_url: str, template: str) -> str:
+    """Clone ``template`` under a fresh name, on the caller's path (no pool, no run lock)."""
     name = f"{TEST_PREFIX}{worker_id()}_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY WAL_LOG')
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY {CLONE_STRATEGY}')
     return name
 
 
 async def drop_database(admin: asyncpg.Connection, name: str) -> None:
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def kept_name(name: str) -> str:
+    """What a kept database is renamed to: out of reach of the leftover cleanup."""
+    return KEPT_PREFIX + name.removeprefix(TEST_PREFIX)
+
+
+class DatabasePool:
+    """Clones of this run's template, made ahead of need and dropped in the background.
+
+    ``acquire`` and ``release`` are called from the test's thread; everything that talks to the
+    server runs on a background loop with its own connections: ``creators`` connections issue
+    ``CREATE DATABASE`` until ``size`` clones are ready, one admin connection holds the run's
+    locks and drops databases when the pool is full (or too many are waiting).
+    """
+
+    def __init__(
+        self, admin_url: str, *, run: str, worker: str, size: int = 4, creators: int = 2
+    ) -> None:
+        self.admin_url = admin_url
+        self.template = template_name()
+        self.run = run
+        self.worker = re.sub(r"[^a-z0-9]", "", worker.lower()) or "main"
+        self.size = max(size, 1)
+        self._creators = max(creators, 1)
+        self._bg = BackgroundLoop(f"pliers-db-pool-{self.worker}")
+        self._ready: collections.deque[str] = collections.deque()
+        self._numbers = itertools.count(1)
+        self._in_flight = 0
+        self._closing = False
+        self._error: BaseException | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+
+    # -- called from the test's thread -------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect, take the run's locks, build the template; raises when the server fails us."""
+        try:
+            self._bg.run(self._start())
+        except BaseException:
+            self._bg.run(self._close_connections())
+            self._bg.stop()
+            raise
+        self._started = True
+
+    def acquire(self) -> str:
+        """A fresh clone: one made in advance when there is one, else the next to finish."""
+        try:
+            name = self._ready.popleft()
+        except IndexError:
+            name = self._bg.run(self._take())
+        self._bg.call_soon(self._wanted.set)
+        return name
+
+    def release(self, name: str) -> None:
+        """Drop ``name`` in the background."""
+        self._bg.call_soon(self._drops.put_nowait, name)
+
+    def keep(self, name: str) -> str:
+        """Rename ``name`` out of the cleanup's reach; returns the new name."""
+        return self._bg.run(self._keep(name))
+
+    def close(self) -> None:
+        """Drop every database of this process, release the locks and stop the loop."""
+        if self._started:
+            self._bg.run(self._close())
+            self._bg.stop()
+
+    # -- on the background loop --------------------------------------------------------------
+
+    async def _start(self) -> None:
+        self._wanted = asyncio.Event()
+        self._made = asyncio.Event()
+        self._pool_full = asyncio.Event()
+        self._drops: asyncio.Queue[str | None] = asyncio.Queue()
+        self._admin_lock = asyncio.Lock()
+        self._admin = await asyncpg.connect(self.admin_url)
+        self._creating: list[asyncpg.Connection] = []
+        await self._admin.execute(
+            "SELECT pg_advisory_lock_shared($1, $2), pg_advisory_lock_shared($3, $4)",
+            _RUN_LOCK,
+            lock_key(self.run),
+            _TEMPLATE_USE_LOCK,
+            lock_key(self.template.removeprefix(TEMPLATE_PREFIX)),
+        )
+        await ensure_template(self.admin_url)
+        for _ in range(self._creators):
+            self._creating.append(await asyncpg.connect(self.admin_url))
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._create_loop(c)) for c in self._creating]
+        self._tasks.append(loop.create_task(self._drop_loop()))
+        self._cleanup_task = loop.create_task(self._remove_leftovers())
+
+    async def _create_loop(self, conn: asyncpg.Connection) -> None:
+        while not self._closing:
+            if len(self._ready) + self._in_flight >= self.size:
+                self._pool_full.set()
+                self._wanted.clear()
+                await self._wanted.wait()
+                continue
+            self._pool_full.clear()
+            name = f"{TEST_PREFIX}{self.run}_{self.worker}_{next(self._numbers)}"
+            self._in_flight += 1
+            try:
+                await conn.execute(
+                    f'CREATE DATABASE "{name}" TEMPLATE "{self.template}" STRATEGY {CLONE_STRATEGY}'
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                self._error = e
+                self._made.set()
+                await asyncio.sleep(0.5)
+                continue
+            finally:
+                self._in_flight -= 1
+            self._error = None
+            self._ready.append(name)
+            self._made.set()
+
+    async def _take(self) -> str:
+        while True:
+            with contextlib.suppress(IndexError):
+                return self._ready.popleft()
+            if self._error is not None:
+                raise self._error
+            self._made.clear()
+            self._wanted.set()
+            await self._made.wait()
+
+    async def _drop_loop(self) -> None:
+        while (name := await self._drops.get()) is not None:
+            if not self._closing and self._drops.qsize() < _DROP_BACKLOG:
+                # cloning comes first: drop when the pool is full or the backlog is long
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._pool_full.wait(), timeout=5)
+            await self._drop(name)
+
+    async def _drop(self, name: str) -> None:
+        async with self._admin_lock:
+            with contextlib.suppress(asyncpg.PostgresError):
+                await drop_database(self._admin, name)
+
+    async def _keep(self, name: str) -> str:
+        new = kept_name(name)
+        async with self._admin_lock:
+            for _ in range(50):
+                await self._admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                    name,
+                )
+                try:
+                    await self._admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{new}"')
+                    return new
+                except asyncpg.ObjectInUseError:
+                    await asyncio.sleep(0.05)
+        raise RuntimeError(f"could not keep database {name}: it stays in use")
+
+    async def _remove_leftovers(self) -> None:
+        """Drop databases of runs that are gone, and templates no live run clones."""
+        rows = await self._fetch_names()
+        runs: dict[str, list[str]] = collections.defaultdict(list)
+        templates: list[str] = []
+        for name in rows:
+            if (m := _TEST_NAME.match(name)) and m["run"] != self.run:
+                runs[m["run"]].append(name)
+            elif _TEMPLATE_NAME.match(name) and name != self.template:
+                templates.append(name)
+        for run, names in runs.items():
+            await self._drop_unlocked(_RUN_LOCK, lock_key(run), names)
+        for name in templates:
+            await self._drop_unlocked(
+                _TEMPLATE_USE_LOCK, lock_key(name.removeprefix(TEMPLATE_PREFIX)), [name]
+            )
+
+    async def _fetch_names(self) -> list[str]:
+        async with self._admin_lock:
+            return [
+                r["datname"]
+                for r in await self._admin.fetch(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'pliers\\_%'"
+                )
+            ]
+
+    async def _drop_unlocked(self, lock_class: int, key: int, names: list[str]) -> None:
+        async with self._admin_lock:
+            if not await self._admin.fetchval(
+                "SELECT pg_try_advisory_lock($1, $2)", lock_class, key
+            ):
+                return  # its run is alive
+            try:
+                for name in names:
+                    with contextlib.suppress(asyncpg.PostgresError):
+                        # a template must stop being one before it can go; an invalid database
+                        # (its drop was interrupted) must not be altered: that ends the session
+                        if await self._admin.fetchval(
+                            "SELECT datistemplate AND datconnlimit <> -2 FROM pg_database"
+                            " WHERE datname = $1",
+                            name,
+                        ):
+                            await self._admin.execute(
+                                f'ALTER DATABASE "{name}" WITH is_template = false'
+                            )
+                        await drop_database(self._admin, name)
+            finally:
+                await self._admin.execute("SELECT pg_advisory_unlock($1, $2)", lock_class, key)
+
+    async def _close(self) -> None:
+        self._closing = True
+        self._wanted.set()
+        self._pool_full.set()
+        self._drops.put_nowait(None)
+        await asyncio.gather(*self._tasks, self._cleanup_task, return_exceptions=True)
+        # the clones nobody took go on every connection at once: the creators have stopped
+        names, connections = list(self._ready), [*self._creating, self._admin]
+
+        async def drop_each(conn: asyncpg.Connection, share: list[str]) -> None:
+            for name in share:
+                with contextlib.suppress(asyncpg.PostgresError):
+                    await drop_database(conn, name)
+
+        await asyncio.gather(
+            *(drop_each(conn, names[i :: len(connections)]) for i, conn in enumerate(connections))
+        )
+        await self._close_connections()
+
+    async def _close_connections(self) -> None:
+        for conn in [*getattr(self, "_creating", []), getattr(self, "_admin", None)]:
+            if conn is not None and not conn.is_closed():
+                await conn.close()  # closing the admin session releases the run's locks

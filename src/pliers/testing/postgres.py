@@ -39,6 +39,9 @@ _TEST_NAME = re.compile(r"^pliers_test_(?P<run>[0-9a-f]{8})_[a-z0-9]+_\d+$")
 _TEMPLATE_NAME = re.compile(r"^pliers_template_(?P<digest>[0-9a-f]{16})$")
 #: Dropping waits while the pool refills, unless this many databases are waiting to go.
 _DROP_BACKLOG = 8
+#: Connections dropping at once: each DROP DATABASE waits for a checkpoint, and checkpoints
+#: requested together are shared.
+_DROPPERS = 2
 
 
 def with_database(url: str, name: str) -> str:
@@ -189,6 +192,7 @@ class DatabasePool:
         self._admin_lock = asyncio.Lock()
         self._admin = await asyncpg.connect(self.admin_url)
         self._creating: list[asyncpg.Connection] = []
+        self._dropping: list[asyncpg.Connection] = []
         await self._admin.execute(
             "SELECT pg_advisory_lock_shared($1, $2), pg_advisory_lock_shared($3, $4)",
             _RUN_LOCK,
@@ -199,9 +203,11 @@ class DatabasePool:
         await ensure_template(self.admin_url)
         for _ in range(self._creators):
             self._creating.append(await asyncpg.connect(self.admin_url))
+        for _ in range(_DROPPERS):
+            self._dropping.append(await asyncpg.connect(self.admin_url))
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._create_loop(c)) for c in self._creating]
-        self._tasks.append(loop.create_task(self._drop_loop()))
+        self._tasks += [loop.create_task(self._drop_loop(c)) for c in self._dropping]
         self._cleanup_task = loop.create_task(self._remove_leftovers())
 
     async def _create_loop(self, conn: asyncpg.Connection) -> None:
@@ -239,18 +245,14 @@ class DatabasePool:
             self._wanted.set()
             await self._made.wait()
 
-    async def _drop_loop(self) -> None:
+    async def _drop_loop(self, conn: asyncpg.Connection) -> None:
         while (name := await self._drops.get()) is not None:
             if not self._closing and self._drops.qsize() < _DROP_BACKLOG:
                 # cloning comes first: drop when the pool is full or the backlog is long
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._pool_full.wait(), timeout=5)
-            await self._drop(name)
-
-    async def _drop(self, name: str) -> None:
-        async with self._admin_lock:
             with contextlib.suppress(asyncpg.PostgresError):
-                await drop_database(self._admin, name)
+                await drop_database(conn, name)
 
     async def _keep(self, name: str) -> str:
         new = kept_name(name)
@@ -320,10 +322,14 @@ class DatabasePool:
         self._closing = True
         self._wanted.set()
         self._pool_full.set()
-        self._drops.put_nowait(None)
+        names = list(self._ready)
+        while not self._drops.empty():
+            names.append(self._drops.get_nowait())  # type: ignore[arg-type]
+        for _ in self._dropping:
+            self._drops.put_nowait(None)
         await asyncio.gather(*self._tasks, self._cleanup_task, return_exceptions=True)
-        # the clones nobody took go on every connection at once: the creators have stopped
-        names, connections = list(self._ready), [*self._creating, self._admin]
+        # what is left goes on every connection at once: creating and dropping have stopped
+        connections = [*self._creating, *self._dropping]
 
         async def drop_each(conn: asyncpg.Connection, share: list[str]) -> None:
             for name in share:
@@ -336,6 +342,7 @@ class DatabasePool:
         await self._close_connections()
 
     async def _close_connections(self) -> None:
-        for conn in [*getattr(self, "_creating", []), getattr(self, "_admin", None)]:
+        connections = [*getattr(self, "_creating", []), *getattr(self, "_dropping", [])]
+        for conn in [*connections, getattr(self, "_admin", None)]:
             if conn is not None and not conn.is_closed():
                 await conn.close()  # closing the admin session releases the run's locks

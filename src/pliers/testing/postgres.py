@@ -322,12 +322,13 @@ class DatabasePool:
         self._closing = True
         self._wanted.set()
         self._pool_full.set()
-        names = list(self._ready)
+        names = []
         while not self._drops.empty():
             names.append(self._drops.get_nowait())  # type: ignore[arg-type]
         for _ in self._dropping:
             self._drops.put_nowait(None)
         await asyncio.gather(*self._tasks, self._cleanup_task, return_exceptions=True)
+        names += self._ready  # after the creators stopped: the clones they were making count
         # what is left goes on every connection at once: creating and dropping have stopped
         connections = [*self._creating, *self._dropping]
 

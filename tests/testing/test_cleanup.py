@@ -1,0 +1,156 @@
+"""Leftovers of a killed run are removed by the next run; a live run's never are."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from pliers.testing import TestCache, TestDatabase
+from pliers.testing.postgres import DatabasePool
+
+pytestmark = pytest.mark.integration
+
+HANGING = """
+import os
+import pathlib
+import time
+
+
+async def test_hangs(pliers_db, pliers_cache):
+    pathlib.Path(os.environ["PLIERS_MARKER"]).write_text(f"{pliers_db.name} {pliers_cache.index}")
+    time.sleep(600)
+"""
+
+QUICK = """
+async def test_quick(pliers_db, pliers_cache):
+    assert await pliers_db.connection.fetchval("SELECT 1") == 1
+    assert await pliers_cache.client.dbsize() == 0
+"""
+
+
+async def _databases(admin_url: str, pattern: str) -> list[str]:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", pattern)
+    finally:
+        await conn.close()
+    return [r["datname"] for r in rows]
+
+
+def _wait_for(path: Path, seconds: float = 60) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return path.read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"the inner run never reached its test ({path} not written)")
+
+
+async def test_killed_runs_databases_and_claims_go_at_the_next_run(
+    inner: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    pliers_postgres: DatabasePool,
+    pliers_db: TestDatabase,
+    pliers_cache: TestCache,
+) -> None:
+    """SIGKILL mid-test leaves databases and a Redis claim; the next run removes them."""
+    marker = inner.path / "marker"
+    monkeypatch.setenv("PLIERS_MARKER", str(marker))
+    inner.makepyfile(test_hangs=HANGING)
+    process = inner.popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_hangs.py"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        name, index = _wait_for(marker).split()
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    run = re.fullmatch(r"pliers_test_([0-9a-f]{8})_main_\d+", name)
+    assert run is not None, name
+    left = await _databases(pliers_postgres.admin_url, f"pliers_test_{run[1]}_%")
+    assert name in left
+    claims = aioredis.Redis.from_url(pliers_cache.url.rsplit("/", 1)[0] + "/0")
+    try:
+        claim = await claims.get(f"pliers:test:claim:{index}")
+        assert claim is not None
+        assert claim.decode().startswith(f"run-{run[1]}:")
+
+        marker.unlink()
+        inner.makepyfile(test_hangs=QUICK)
+        inner.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+        assert await _databases(pliers_postgres.admin_url, f"pliers_test_{run[1]}_%") == []
+        claim = await claims.get(f"pliers:test:claim:{index}")
+        assert claim is None or not claim.decode().startswith(f"run-{run[1]}:")
+    finally:
+        await claims.aclose()
+    # this run is alive: its databases survived the other run's cleanup
+    assert await _databases(pliers_postgres.admin_url, pliers_db.name) == [pliers_db.name]
+    assert await pliers_cache.client.ping()
+
+
+def test_a_finished_run_leaves_no_database(inner: pytest.Pytester) -> None:
+    """After a run with several tests, none of its databases is left, ready clones included."""
+    inner.makepyfile(
+        test_some="""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_database(n, pliers_db_url):
+            print("DATABASE", pliers_db_url)
+        """
+    )
+    result = inner.runpytest_subprocess("-s", "--pliers-db-pool=3")
+    result.assert_outcomes(passed=6)
+    urls = re.findall(r"DATABASE (\S+)", result.stdout.str())
+    run = re.search(r"pliers_test_([0-9a-f]{8})_", urls[0])
+    assert run is not None
+    assert len(set(urls)) == 6
+    admin_url = urls[0].rsplit("/", 1)[0] + "/postgres"
+    assert asyncio.run(_databases(admin_url, f"pliers_test_{run[1]}_%")) == []
+
+
+async def test_keep_db_keeps_a_failing_tests_database_and_prints_its_url(
+    inner: pytest.Pytester, pliers_postgres: DatabasePool
+) -> None:
+    """--pliers-keep-db renames the failing test's database out of the cleanup's way."""
+    inner.makepyfile(
+        test_fails="""
+        async def test_passes(pliers_db):
+            await pliers_db.connection.execute("CREATE TABLE passing (x int)")
+
+        async def test_fails(pliers_db):
+            await pliers_db.connection.execute("CREATE TABLE evidence (x int)")
+            assert False, "look at the database"
+        """
+    )
+    result = inner.runpytest_subprocess("--pliers-keep-db")
+    result.assert_outcomes(passed=1, failed=1)
+    found = re.search(r"postgresql://\S+/(pliers_kept_\S+)", result.stdout.str())
+    assert found is not None, result.stdout.str()
+    kept = found[1]
+    result.stdout.fnmatch_lines(["*databases kept for inspection*", f"*test_fails*{kept}*"])
+    try:
+        assert await _databases(pliers_postgres.admin_url, kept) == [kept]
+        conn = await asyncpg.connect(found[0])
+        try:
+            assert await conn.fetchval("SELECT to_regclass('evidence')::text") == "evidence"
+        finally:
+            await conn.close()
+    finally:
+        admin = await asyncpg.connect(pliers_postgres.admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{kept}" WITH (FORCE)')
+        finally:
+            await admin.close()

@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from pliers.testing import TestCache, TestDatabase
-from pliers.testing.postgres import DatabasePool
+from pliers.testing.postgres import RUN_APPLICATION, DatabasePool
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +44,21 @@ async def _databases(admin_url: str, pattern: str) -> list[str]:
     finally:
         await conn.close()
     return [r["datname"] for r in rows]
+
+
+async def _until_gone(admin_url: str, application: str) -> None:
+    """Wait while backends of the killed run finish what they were doing."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        for _ in range(600):
+            if not await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", application
+            ):
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    raise AssertionError(f"backends of {application} still there after 30 s")
 
 
 def _wait_for(path: Path, seconds: float = 60) -> str:
@@ -78,6 +93,7 @@ async def test_killed_runs_databases_and_claims_go_at_the_next_run(
         process.wait()
     run = re.fullmatch(r"pliers_test_([0-9a-f]{8})_main_\d+", name)
     assert run is not None, name
+    await _until_gone(pliers_postgres.admin_url, RUN_APPLICATION + run[1])
     left = await _databases(pliers_postgres.admin_url, f"pliers_test_{run[1]}_%")
     assert name in left
     claims = aioredis.Redis.from_url(pliers_cache.url.rsplit("/", 1)[0] + "/0")

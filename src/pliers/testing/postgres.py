@@ -27,6 +27,8 @@ from pliers.testing.background import BackgroundLoop
 TEMPLATE_PREFIX = "pliers_template_"
 TEST_PREFIX = "pliers_test_"
 KEPT_PREFIX = "pliers_kept_"
+#: ``application_name`` of a run's own connections, followed by the run id.
+RUN_APPLICATION = "pliers-test-run-"
 #: Measured against FILE_COPY on PostgreSQL 15 (see docs/testing.md): WAL_LOG costs the same or
 #: less per clone and, unlike FILE_COPY, needs no checkpoint, whose cost grows with whatever else
 #: the shared server is writing.
@@ -190,25 +192,32 @@ class DatabasePool:
         self._pool_full = asyncio.Event()
         self._drops: asyncio.Queue[str | None] = asyncio.Queue()
         self._admin_lock = asyncio.Lock()
-        self._admin = await asyncpg.connect(self.admin_url)
+        self._admin = await self._connect()
         self._creating: list[asyncpg.Connection] = []
         self._dropping: list[asyncpg.Connection] = []
         await self._admin.execute(
-            "SELECT pg_advisory_lock_shared($1, $2), pg_advisory_lock_shared($3, $4)",
-            _RUN_LOCK,
-            lock_key(self.run),
+            "SELECT pg_advisory_lock_shared($1, $2)",
             _TEMPLATE_USE_LOCK,
             lock_key(self.template.removeprefix(TEMPLATE_PREFIX)),
         )
         await ensure_template(self.admin_url)
         for _ in range(self._creators):
-            self._creating.append(await asyncpg.connect(self.admin_url))
+            self._creating.append(await self._connect())
         for _ in range(_DROPPERS):
-            self._dropping.append(await asyncpg.connect(self.admin_url))
+            self._dropping.append(await self._connect())
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._create_loop(c)) for c in self._creating]
         self._tasks += [loop.create_task(self._drop_loop(c)) for c in self._dropping]
         self._cleanup_task = loop.create_task(self._remove_leftovers())
+
+    async def _connect(self) -> asyncpg.Connection:
+        """A connection that keeps the run alive: a killed run's backends finishing a CREATE
+        DATABASE still hold its lock, so no cleanup can miss what they create."""
+        conn = await asyncpg.connect(
+            self.admin_url, server_settings={"application_name": RUN_APPLICATION + self.run}
+        )
+        await conn.execute("SELECT pg_advisory_lock_shared($1, $2)", _RUN_LOCK, lock_key(self.run))
+        return conn
 
     async def _create_loop(self, conn: asyncpg.Connection) -> None:
         while not self._closing:

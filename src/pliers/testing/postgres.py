@@ -39,8 +39,9 @@ _RUN_LOCK = 0x706C7472  # (class, run id): held shared by every process of a liv
 _TEMPLATE_USE_LOCK = 0x706C7470  # (class, template digest): held shared while a run clones it
 _TEST_NAME = re.compile(r"^pliers_test_(?P<run>[0-9a-f]{8})_[a-z0-9]+_\d+$")
 _TEMPLATE_NAME = re.compile(r"^pliers_template_(?P<digest>[0-9a-f]{16})$")
-#: Dropping waits while the pool refills, unless this many databases are waiting to go.
-_DROP_BACKLOG = 8
+#: Dropping waits while the pool refills, unless this many databases are waiting to go
+#: (a bound on the disk they hold: about 8 MB each).
+_DROP_BACKLOG = 64
 #: Connections dropping at once: each DROP DATABASE waits for a checkpoint, and checkpoints
 #: requested together are shared.
 _DROPPERS = 2
@@ -256,10 +257,10 @@ class DatabasePool:
 
     async def _drop_loop(self, conn: asyncpg.Connection) -> None:
         while (name := await self._drops.get()) is not None:
-            if not self._closing and self._drops.qsize() < _DROP_BACKLOG:
-                # cloning comes first: drop when the pool is full or the backlog is long
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._pool_full.wait(), timeout=5)
+            if self._drops.qsize() < _DROP_BACKLOG:
+                # cloning comes first: a drop forces a checkpoint that stalls the clones being
+                # made, so drop while the pool is full (or when the backlog grows too long)
+                await self._pool_full.wait()
             with contextlib.suppress(asyncpg.PostgresError):
                 await drop_database(conn, name)
 
@@ -280,38 +281,34 @@ class DatabasePool:
 
     async def _remove_leftovers(self) -> None:
         """Drop databases of runs that are gone, and templates no live run clones."""
-        rows = await self._fetch_names()
-        runs: dict[str, list[str]] = collections.defaultdict(list)
-        templates: list[str] = []
-        for name in rows:
+        runs, templates = set(), set()
+        for name in await self._names("pliers\\_%"):
             if (m := _TEST_NAME.match(name)) and m["run"] != self.run:
-                runs[m["run"]].append(name)
+                runs.add(m["run"])
             elif _TEMPLATE_NAME.match(name) and name != self.template:
-                templates.append(name)
-        for run, names in runs.items():
-            await self._drop_unlocked(_RUN_LOCK, lock_key(run), names)
-        for name in templates:
-            await self._drop_unlocked(
-                _TEMPLATE_USE_LOCK, lock_key(name.removeprefix(TEMPLATE_PREFIX)), [name]
-            )
+                templates.add(name)
+        for run in sorted(runs):
+            await self._drop_unlocked(_RUN_LOCK, run, f"{TEST_PREFIX}{run}\\_%")
+        for name in sorted(templates):
+            await self._drop_unlocked(_TEMPLATE_USE_LOCK, name.removeprefix(TEMPLATE_PREFIX), name)
 
-    async def _fetch_names(self) -> list[str]:
-        async with self._admin_lock:
-            return [
-                r["datname"]
-                for r in await self._admin.fetch(
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'pliers\\_%'"
-                )
-            ]
+    async def _names(self, pattern: str) -> list[str]:
+        rows = await self._admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY datname", pattern
+        )
+        return [r["datname"] for r in rows]
 
-    async def _drop_unlocked(self, lock_class: int, key: int, names: list[str]) -> None:
+    async def _drop_unlocked(self, lock_class: int, owner: str, pattern: str) -> None:
+        """Drop the databases matching ``pattern`` if nobody holds ``owner``'s lock."""
         async with self._admin_lock:
+            key = lock_key(owner)
             if not await self._admin.fetchval(
                 "SELECT pg_try_advisory_lock($1, $2)", lock_class, key
             ):
                 return  # its run is alive
             try:
-                for name in names:
+                # listed under the lock: no backend of a run whose lock is free can add more
+                for name in await self._names(pattern):
                     with contextlib.suppress(asyncpg.PostgresError):
                         # a template must stop being one before it can go; an invalid database
                         # (its drop was interrupted) must not be altered: that ends the session
@@ -331,9 +328,10 @@ class DatabasePool:
         self._closing = True
         self._wanted.set()
         self._pool_full.set()
-        names = []
+        names: list[str] = []
         while not self._drops.empty():
-            names.append(self._drops.get_nowait())  # type: ignore[arg-type]
+            if (name := self._drops.get_nowait()) is not None:
+                names.append(name)
         for _ in self._dropping:
             self._drops.put_nowait(None)
         await asyncio.gather(*self._tasks, self._cleanup_task, return_exceptions=True)

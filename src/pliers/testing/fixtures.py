@@ -26,6 +26,7 @@ _RUN = pytest.StashKey[str]()
 _OWNER = pytest.StashKey[int]()
 _SERVICES = pytest.StashKey[services.Services]()
 _PRESENCE = pytest.StashKey[redis_db.RunPresence]()
+_POOL = pytest.StashKey["DatabasePool | services.UnavailableError"]()
 _FAILED = pytest.StashKey[bool]()
 _DATABASE = pytest.StashKey[tuple[str, str]]()
 
@@ -50,6 +51,8 @@ def pytest_configure_node(node: object) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if isinstance(pool := config.stash.get(_POOL, None), DatabasePool):
+        pool.close()  # when no test asked for it after all
     if (presence := config.stash.get(_PRESENCE, None)) is not None:
         presence.close()
     if not _is_worker(config) and _SERVICES in config.stash:
@@ -82,22 +85,47 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start cloning while the first tests run, when some test will want a database."""
+    if any("pliers_db_url" in getattr(item, "fixturenames", ()) for item in session.items):
+        _start_pool(session.config)
+
+
+def _start_pool(config: pytest.Config) -> None:
+    """Find the run's PostgreSQL server and start this process's pool there, in the background."""
+    if _POOL not in config.stash:
+        try:
+            admin_url = config.stash[_SERVICES].postgres()
+        except services.UnavailableError as e:
+            config.stash[_POOL] = e
+        else:
+            worker = config.workerinput["workerid"] if _is_worker(config) else "main"  # type: ignore[attr-defined]
+            pool = DatabasePool(
+                admin_url,
+                run=config.stash[_RUN],
+                worker=worker,
+                size=config.getoption("pliers_db_pool"),
+            )
+            pool.start_soon()
+            config.stash[_POOL] = pool
+
+
+def _database_pool(config: pytest.Config) -> DatabasePool:
+    _start_pool(config)
+    found = config.stash[_POOL]
+    if isinstance(found, services.UnavailableError):
+        services.unavailable("PostgreSQL", str(found), services.POSTGRES_HOW)
+    return found
+
+
 @pytest.fixture(scope="session")
 def pliers_postgres(request: pytest.FixtureRequest) -> Iterator[DatabasePool]:
     """This process's pool of clones of the migrated template, on the run's PostgreSQL server."""
-    config = request.config
-    try:
-        admin_url = config.stash[_SERVICES].postgres()
-    except services.UnavailableError as e:
-        services.unavailable("PostgreSQL", str(e), services.POSTGRES_HOW)
-    worker = config.workerinput["workerid"] if _is_worker(config) else "main"  # type: ignore[attr-defined]
-    pool = DatabasePool(
-        admin_url, run=config.stash[_RUN], worker=worker, size=config.getoption("pliers_db_pool")
-    )
+    pool = _database_pool(request.config)
     try:
         pool.start()
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-        services.unavailable("PostgreSQL", f"{admin_url}: {e}", services.POSTGRES_HOW)
+        services.unavailable("PostgreSQL", f"{pool.admin_url}: {e}", services.POSTGRES_HOW)
     yield pool
     pool.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import itertools
 import os
@@ -149,16 +150,26 @@ class DatabasePool:
         self._error: BaseException | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self._closed = False
+        self._starting: concurrent.futures.Future[None] | None = None
 
     # -- called from the test's thread -------------------------------------------------------
 
+    def start_soon(self) -> None:
+        """Begin connecting and cloning in the background; :meth:`start` waits for it."""
+        if self._starting is None:
+            self._starting = self._bg.submit(self._start())
+
     def start(self) -> None:
         """Connect, take the run's locks, build the template; raises when the server fails us."""
+        self.start_soon()
+        assert self._starting is not None
         try:
-            self._bg.run(self._start())
+            self._starting.result()
         except BaseException:
             self._bg.run(self._close_connections())
             self._bg.stop()
+            self._closed = True
             raise
         self._started = True
 
@@ -181,9 +192,18 @@ class DatabasePool:
 
     def close(self) -> None:
         """Drop every database of this process, release the locks and stop the loop."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._starting is not None and not self._started:
+            with contextlib.suppress(Exception):
+                self._starting.result()  # started in the background, never waited for
+            self._started = self._starting.exception() is None
         if self._started:
             self._bg.run(self._close())
-            self._bg.stop()
+        else:
+            self._bg.run(self._close_connections())
+        self._bg.stop()
 
     # -- on the background loop --------------------------------------------------------------
 
@@ -335,6 +355,9 @@ class DatabasePool:
         for _ in self._dropping:
             self._drops.put_nowait(None)
         await asyncio.gather(*self._tasks, self._cleanup_task, return_exceptions=True)
+        # once more: a killed run's backend may still have been finishing a clone at the start
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await self._remove_leftovers()
         names += self._ready  # after the creators stopped: the clones they were making count
         # what is left goes on every connection at once: creating and dropping have stopped
         connections = [*self._creating, *self._dropping]

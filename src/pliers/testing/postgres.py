@@ -128,9 +128,10 @@ class DatabasePool:
     """Clones of this run's template, made ahead of need and dropped in the background.
 
     ``acquire`` and ``release`` are called from the test's thread; everything that talks to the
-    server runs on a background loop with its own connections: ``creators`` connections issue
-    ``CREATE DATABASE`` until ``size`` clones are ready, one admin connection holds the run's
-    locks and drops databases when the pool is full (or too many are waiting).
+    server runs on a background loop with its own connections, each holding the run's lock:
+    ``creators`` connections issue ``CREATE DATABASE`` until ``size`` clones are ready, two more
+    drop used databases while the pool is full (or when too many wait), and an admin connection
+    builds the template and removes the leftovers of dead runs.
     """
 
     def __init__(

@@ -74,14 +74,15 @@ async def ensure_template(admin_url: str) -> str:
     name = template_name()
     admin = await asyncpg.connect(admin_url)
     try:
+        exists = "SELECT datistemplate FROM pg_database WHERE datname = $1"
+        if await admin.fetchval(exists, name):
+            return name  # built already: no need to queue behind runs building other templates
         await admin.execute("SELECT pg_advisory_lock($1)", _TEMPLATE_BUILD_LOCK)
         try:
-            exists = await admin.fetchval(
-                "SELECT datistemplate FROM pg_database WHERE datname = $1", name
-            )
-            if exists:
+            built = await admin.fetchval(exists, name)
+            if built:
                 return name
-            if exists is not None:  # a half-built template from an interrupted run
+            if built is not None:  # a half-built template from an interrupted run
                 await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             await admin.execute(f'CREATE DATABASE "{name}"')
             conn = await asyncpg.connect(with_database(admin_url, name))

@@ -126,8 +126,11 @@ async def test_killed_runs_databases_and_claims_go_at_the_next_run(
     assert await pliers_cache.client.ping()
 
 
-def test_a_finished_run_leaves_no_database(inner: pytest.Pytester) -> None:
-    """After a run with several tests, none of its databases is left, ready clones included."""
+async def test_a_finished_run_leaves_only_the_database_it_was_told_to_keep(
+    inner: pytest.Pytester, pliers_postgres: DatabasePool
+) -> None:
+    """Every database of a run goes, ready clones included; --pliers-keep-db keeps a failing
+    test's one under a name out of the cleanup's way and prints its URL."""
     inner.makepyfile(
         test_some="""
         import pytest
@@ -135,39 +138,24 @@ def test_a_finished_run_leaves_no_database(inner: pytest.Pytester) -> None:
         @pytest.mark.parametrize("n", range(6))
         def test_database(n, pliers_db_url):
             print("DATABASE", pliers_db_url)
-        """
-    )
-    result = inner.runpytest_subprocess("-s", "--pliers-db-pool=3")
-    result.assert_outcomes(passed=6)
-    urls = re.findall(r"DATABASE (\S+)", result.stdout.str())
-    run = re.search(r"pliers_test_([0-9a-f]{8})_", urls[0])
-    assert run is not None
-    assert len(set(urls)) == 6
-    admin_url = urls[0].rsplit("/", 1)[0] + "/postgres"
-    assert asyncio.run(_databases(admin_url, f"pliers_test_{run[1]}_%")) == []
-
-
-async def test_keep_db_keeps_a_failing_tests_database_and_prints_its_url(
-    inner: pytest.Pytester, pliers_postgres: DatabasePool
-) -> None:
-    """--pliers-keep-db renames the failing test's database out of the cleanup's way."""
-    inner.makepyfile(
-        test_fails="""
-        async def test_passes(pliers_db):
-            await pliers_db.connection.execute("CREATE TABLE passing (x int)")
 
         async def test_fails(pliers_db):
             await pliers_db.connection.execute("CREATE TABLE evidence (x int)")
             assert False, "look at the database"
         """
     )
-    result = inner.runpytest_subprocess("--pliers-keep-db")
-    result.assert_outcomes(passed=1, failed=1)
+    result = inner.runpytest_subprocess("-s", "--pliers-db-pool=3", "--pliers-keep-db")
+    result.assert_outcomes(passed=6, failed=1)
+    urls = re.findall(r"DATABASE (\S+)", result.stdout.str())
+    assert len(set(urls)) == 6
+    run = re.search(r"pliers_test_([0-9a-f]{8})_", urls[0])
+    assert run is not None
     found = re.search(r"postgresql://\S+/(pliers_kept_\S+)", result.stdout.str())
     assert found is not None, result.stdout.str()
     kept = found[1]
     result.stdout.fnmatch_lines(["*databases kept for inspection*", f"*test_fails*{kept}*"])
     try:
+        assert await _databases(pliers_postgres.admin_url, f"pliers_test_{run[1]}_%") == []
         assert await _databases(pliers_postgres.admin_url, kept) == [kept]
         conn = await asyncpg.connect(found[0])
         try:

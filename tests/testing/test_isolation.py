@@ -93,7 +93,6 @@ async def test_cache_keys_never_leak_between_tests(writer: str, pliers_cache: Te
 @pytest.mark.parametrize(
     "args",
     [
-        pytest.param([], id="in-order"),
         pytest.param(["REVERSE_ORDER"], id="reversed"),
         pytest.param(["-p", "xdist", "-n", "2"], id="xdist"),
     ],

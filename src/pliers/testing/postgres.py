@@ -30,10 +30,10 @@ TEST_PREFIX = "pliers_test_"
 KEPT_PREFIX = "pliers_kept_"
 #: ``application_name`` of a run's own connections, followed by the run id.
 RUN_APPLICATION = "pliers-test-run-"
-#: Measured against FILE_COPY on PostgreSQL 15 (see docs/testing.md): WAL_LOG costs the same or
-#: less per clone and, unlike FILE_COPY, needs no checkpoint, whose cost grows with whatever else
-#: the shared server is writing.
-CLONE_STRATEGY = "WAL_LOG"
+#: Chosen by measurement (benchmarks/bench_testdb.py, docs/testing.md): a WAL_LOG clone is
+#: quicker to make but leaves its pages dirty, so every DROP DATABASE (which checkpoints) pays for
+#: the clones made meanwhile; with FILE_COPY a run of 200 tests took 10.8 s instead of 18.9 s.
+CLONE_STRATEGY = os.environ.get("PLIERS_TEST_CLONE_STRATEGY", "FILE_COPY").upper()
 
 _TEMPLATE_BUILD_LOCK = 0x706C74706C  # one session builds a given template at a time
 _RUN_LOCK = 0x706C7472  # (class, run id): held shared by every process of a live run
@@ -42,7 +42,7 @@ _TEST_NAME = re.compile(r"^pliers_test_(?P<run>[0-9a-f]{8})_[a-z0-9]+_\d+$")
 _TEMPLATE_NAME = re.compile(r"^pliers_template_(?P<digest>[0-9a-f]{16})$")
 #: Dropping waits while the pool refills, unless this many databases are waiting to go
 #: (a bound on the disk they hold: about 8 MB each).
-_DROP_BACKLOG = 64
+_DROP_BACKLOG = 16
 #: Connections dropping at once: each DROP DATABASE waits for a checkpoint, and checkpoints
 #: requested together are shared.
 _DROPPERS = 2
@@ -279,10 +279,12 @@ class DatabasePool:
 
     async def _drop_loop(self, conn: asyncpg.Connection) -> None:
         while (name := await self._drops.get()) is not None:
-            if self._drops.qsize() < _DROP_BACKLOG:
-                # cloning comes first: a drop forces a checkpoint that stalls the clones being
-                # made, so drop while the pool is full (or when the backlog grows too long)
-                await self._pool_full.wait()
+            # cloning comes first: a drop forces a checkpoint that stalls the clones being made,
+            # so drop while the pool is full, or when the backlog grows too long
+            while not (  # noqa: ASYNC110 - three conditions, set from two threads: polled
+                self._closing or self._pool_full.is_set() or self._drops.qsize() >= _DROP_BACKLOG
+            ):
+                await asyncio.sleep(0.05)
             with contextlib.suppress(asyncpg.PostgresError):
                 await drop_database(conn, name)
 

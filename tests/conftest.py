@@ -21,7 +21,7 @@ BACKENDS = ["postgres", "sqlite"]
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh database of each backend: a cloned PostgreSQL database, or a new SQLite file."""
     if request.param == "postgres":
-        return str(request.getfixturevalue("pliers_db").url)
+        return str(request.getfixturevalue("pliers_db_url"))
     return f"sqlite:///{tmp_path / 'pliers.db'}"
 
 

@@ -1,0 +1,74 @@
+"""Running a Pliers app in a test: a started runtime, an in-process client, a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+from pliers.runtime import Runtime
+from pliers.settings import Settings
+
+
+@asynccontextmanager
+async def running_runtime(database_url: str, **settings: Any) -> AsyncIterator[Runtime]:
+    """A started :class:`Runtime` on ``database_url`` with small pools, closed on exit."""
+    config = Settings(
+        **{"db_pool_min": 1, "db_pool_max": 5, **settings, "database_url": database_url}
+    )
+    runtime = await Runtime.start(config)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+@asynccontextmanager
+async def client_for(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client that calls ``app`` in-process (no socket)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://pliers.test") as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+
+@asynccontextmanager
+async def serve(app: ASGIApp, host: str = "127.0.0.1") -> AsyncIterator[LiveServer]:
+    """Run ``app`` under uvicorn on a free port of ``host`` in this event loop."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.005)
+        yield LiveServer(host, port)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

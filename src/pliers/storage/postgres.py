@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -162,6 +163,12 @@ class PostgresEventStore:
             raise ServiceUnavailable("the database is unreachable") from e
         try:
             yield conn
+        except ServiceUnavailable:
+            # A connection that lost its server goes, not back to the pool (unless the pool
+            # has already taken it back, which asyncpg does with connections that closed).
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()
+            raise
         finally:
             await self.pool.release(conn)
 

@@ -19,12 +19,12 @@ from pliers.errors import (
 #: Errors that mean the server is gone or refusing us, not that the request was wrong.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,  # class 08: the connection is gone
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, cannot connect now
     asyncpg.TooManyConnectionsError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
     asyncpg.InterfaceError,
+    # raised by a pooled connection whose server ended it while it sat idle
+    asyncpg.InternalClientError,
 )
 
 
@@ -54,6 +54,8 @@ def from_state(state: str | None, message: str, detail: str | None) -> PliersErr
 
 def translate(e: BaseException) -> PliersError | None:
     """The Pliers error a driver error stands for, or None when it is a bug."""
+    if isinstance(e, UNAVAILABLE):  # first: some of these are PostgresErrors too
+        return ServiceUnavailable("the database is unreachable")
     if isinstance(e, UnicodeEncodeError):
         return from_state("22021", str(e), None)
     if isinstance(e, asyncpg.PostgresError):
@@ -61,8 +63,6 @@ def translate(e: BaseException) -> PliersError | None:
         if isinstance(e, asyncpg.UniqueViolationError) and e.constraint_name:
             message = f"{message} ({e.constraint_name})"
         return from_state(getattr(e, "sqlstate", None), message, getattr(e, "detail", None))
-    if isinstance(e, UNAVAILABLE):
-        return ServiceUnavailable("the database is unreachable")
     return None
 
 

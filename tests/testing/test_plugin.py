@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import pliers.testing
 from pliers.testing import plugin
@@ -30,3 +33,19 @@ def test_helpers_keep_their_old_import_paths() -> None:
     assert plugin.running_runtime is running_runtime
     assert plugin.serve is serve
     assert set(pliers.testing.__all__) <= set(dir(pliers.testing)) | set(pliers.testing._WHERE)
+
+
+async def test_running_runtime_ignores_outside_services_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A developer's real SendGrid key or Redis in PLIERS_* never reaches a test's runtime."""
+    from pliers.notifications import ConsoleMailer
+    from pliers.testing import running_runtime
+
+    monkeypatch.setenv("PLIERS_SENDGRID_API_KEY", "SG.real-key")
+    monkeypatch.setenv("PLIERS_REDIS_URL", "redis://production.example:6379/0")
+    async with running_runtime(f"sqlite:///{tmp_path / 'env.db'}") as rt:
+        assert rt.settings.sendgrid_api_key is None
+        assert rt.settings.redis_url is None
+        assert rt.dispatcher is not None
+        assert isinstance(rt.dispatcher.mailer, ConsoleMailer)

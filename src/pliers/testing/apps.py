@@ -19,10 +19,18 @@ from pliers.settings import Settings
 
 @asynccontextmanager
 async def running_runtime(database_url: str, **settings: Any) -> AsyncIterator[Runtime]:
-    """A started :class:`Runtime` on ``database_url`` with small pools, closed on exit."""
-    config = Settings(
-        **{"db_pool_min": 1, "db_pool_max": 5, **settings, "database_url": database_url}
-    )
+    """A started :class:`Runtime` on ``database_url`` with small pools, closed on exit.
+
+    Services outside the test (Redis, the mail provider) are used only when given here, never
+    picked up from a developer's ``PLIERS_*`` environment: no test mails a real address.
+    """
+    defaults: dict[str, Any] = {
+        "db_pool_min": 1,
+        "db_pool_max": 5,
+        "redis_url": None,
+        "sendgrid_api_key": None,
+    }
+    config = Settings(**{**defaults, **settings, "database_url": database_url})
     runtime = await Runtime.start(config)
     try:
         yield runtime

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 500
 #: Longest wait between two attempts to reach the broker or the store after a failure (seconds).
 MAX_BACKOFF = 5.0
+#: how long close() waits for its tasks to stop
+CLOSE_TIMEOUT = 5.0
 
 
 class Outbox(Protocol):
@@ -87,6 +89,7 @@ class Hub:
         self._pending_notice = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self._closing = False
 
     @property
     def subscription_count(self) -> int:
@@ -99,6 +102,7 @@ class Hub:
         if self._started:
             return
         self._started = True
+        self._closing = False
         self._tasks = [
             asyncio.create_task(self._tail(), name="pliers-stream-tailer"),
             asyncio.create_task(self._listen(), name="pliers-stream-listener"),
@@ -106,10 +110,18 @@ class Hub:
         ]
 
     async def close(self) -> None:
+        # The loops also watch _closing: a cancel that lands inside a client library call can be
+        # swallowed there (redis-py does this), and close must still end.
+        self._closing = True
+        self._announce.set()
+        self._wake.set()
         tasks = self._tasks + [s._catch_up for s in self._subscriptions if s._catch_up]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
+            for task in pending:
+                log.warning("live stream task %s did not stop in time", task.get_name())
         self._tasks = []
         self._subscriptions.clear()
         self._started = False
@@ -132,7 +144,7 @@ class Hub:
         """Publish the latest local commit to the broker, off the request path, coalescing."""
         sent = 0
         down = False
-        while True:
+        while not self._closing:
             await self._announce.wait()
             self._announce.clear()
             position = self._pending_notice
@@ -153,7 +165,7 @@ class Hub:
         """Hear other processes' commits; reconnect with backoff, then catch up from the store."""
         backoff = 0.1
         down = False
-        while True:
+        while not self._closing:
             try:
                 listener = await self.broker.listen()
             except BrokerUnavailable as e:
@@ -181,7 +193,7 @@ class Hub:
 
     async def _tail(self) -> None:
         failing = False
-        while True:
+        while not self._closing:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):

@@ -154,15 +154,17 @@ async def pliers_db(pliers_db_url: str) -> AsyncIterator[TestDatabase]:
 
 
 @pytest.fixture
-async def pliers_runtime(pliers_db_url: str) -> AsyncIterator[Runtime]:
-    """A started runtime on this test's database."""
-    async with running_runtime(pliers_db_url) as runtime:
+async def pliers_runtime(
+    pliers_db_url: str, pliers_cache: redis_db.TestCache
+) -> AsyncIterator[Runtime]:
+    """A started runtime on this test's database and Redis database (cache and fan-out)."""
+    async with running_runtime(pliers_db_url, redis_url=pliers_cache.url) as runtime:
         yield runtime
 
 
 @pytest.fixture
 def pliers_app(pliers_runtime: Runtime) -> FastAPI:
-    """The Pliers application bound to this test's database."""
+    """The Pliers application bound to this test's database and Redis database."""
     from pliers.api.app import create_app
 
     return create_app(runtime=pliers_runtime)

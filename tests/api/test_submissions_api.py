@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from pliers.errors import Conflict
+from pliers.errors import Conflict, ValidationError
 from pliers.events.store import Transaction
 from pliers.runtime import Runtime
 from pliers.submissions.service import SubmissionService
@@ -482,3 +482,24 @@ async def test_a_failed_group_append_is_retried_one_by_one(
     ]
     squatted = await client.get(f"/v1/events/events/aggregates/{taken}")
     assert len(squatted.json()["data"]["events"]) == 1
+
+
+async def test_a_hook_failing_in_a_group_undoes_only_its_own_submission(
+    client: httpx.AsyncClient, runtime: Runtime, database_url: str
+) -> None:
+    """Concurrent submissions are written together; one refused by a hook leaves the rest."""
+
+    async def hook(tx: Transaction, form: dict[str, Any], submission: dict[str, Any]) -> None:
+        if submission["data"]["a"] == "refuse me":
+            raise ValidationError("Submission validation failed: refused by a hook")
+
+    form = await create_form(client, FormBuilder().with_text_field("a").build())
+    runtime.submission_hooks.append(hook)
+    values = [f"value {i}" for i in range(9)] + ["refuse me"]
+    responses = await asyncio.gather(*(submit(client, form["id"], {"a": v}) for v in values))
+    assert [r.status_code for r in responses] == [201] * 9 + [400]
+    assert await count_rows(database_url, "submissions") == 9
+    query = await client.post(
+        "/v1/events/events/query", json={"query": {"eventTypes": ["submission.created"]}}
+    )
+    assert len(query.json()["data"]["events"]) == 9

@@ -140,7 +140,7 @@ async def test_listing_forms_and_submissions_in_order(
     assert await records.get_submission("missing") is None
 
 
-async def test_lock_forms_and_savepoints(runtime: Runtime, records: FormRecords) -> None:
+async def test_lock_forms_and_rollback(runtime: Runtime, records: FormRecords) -> None:
     forms = [a_form(name=f"F{i}") for i in range(2)]
     async with runtime.store.transaction() as tx:
         for f in forms:
@@ -149,16 +149,15 @@ async def test_lock_forms_and_savepoints(runtime: Runtime, records: FormRecords)
     async with runtime.store.transaction() as tx:
         locked = await records.lock_forms(tx, [forms[1].id, "missing", forms[0].id])
         assert {k: v.name for k, v in locked.items()} == {forms[0].id: "F0", forms[1].id: "F1"}
-        async with records.savepoint(tx):
-            await records.insert_submissions(tx, [kept])
+        await records.insert_submissions(tx, [kept])
 
-        async def fails_after_writing() -> None:
-            async with records.savepoint(tx):
-                await records.insert_submissions(tx, [undone])
-                raise RuntimeError("undo me")
+    async def fails_after_writing() -> None:
+        async with runtime.store.transaction() as tx:
+            await records.insert_submissions(tx, [undone])
+            raise RuntimeError("undo me")
 
-        with pytest.raises(RuntimeError, match="undo me"):
-            await fails_after_writing()
+    with pytest.raises(RuntimeError, match="undo me"):
+        await fails_after_writing()
     assert await records.get_submission(kept.id) == replace(
         kept, seq=(await records.last_submission_seq(forms[0].id))
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -132,10 +131,6 @@ class FormRecords(Protocol):
     async def insert_submissions(
         self, tx: Transaction, submissions: Sequence[SubmissionRecord]
     ) -> None: ...
-
-    def savepoint(self, tx: Transaction) -> AbstractAsyncContextManager[None]:
-        """A nested unit of ``tx``: undone alone when its block raises, kept otherwise."""
-        ...
 
     async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None: ...
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -143,12 +142,6 @@ class PostgresFormRecords:
                     for s in submissions
                 ],
             )
-
-    @asynccontextmanager
-    async def savepoint(self, tx: Transaction) -> AsyncIterator[None]:
-        conn: Conn = tx.connection
-        async with conn.transaction():  # nested in the open transaction: a savepoint
-            yield
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         async with self._store.connection() as conn, translated():

@@ -184,18 +184,6 @@ class SqliteFormRecords:
                 ],
             )
 
-    @asynccontextmanager
-    async def savepoint(self, tx: Transaction) -> AsyncIterator[None]:
-        conn: aiosqlite.Connection = tx.connection
-        await conn.execute("SAVEPOINT pliers_unit")
-        try:
-            yield
-        except BaseException:
-            await conn.execute("ROLLBACK TO SAVEPOINT pliers_unit")
-            await conn.execute("RELEASE SAVEPOINT pliers_unit")
-            raise
-        await conn.execute("RELEASE SAVEPOINT pliers_unit")
-
     async def _fetch(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
         async with _translated(), self._reader.execute(sql, args) as cursor:
             return list(await cursor.fetchall())

@@ -111,17 +111,15 @@ class SubmissionService:
                     outcomes[i] = e
                     continue
                 accepted.append((i, form, _record(form, request)))
-            if self.hooks:
-                for i, form, submission in accepted:
-                    try:
-                        wire = await self._insert_with_hooks(tx, form, submission)
-                    except Exception as e:  # this submission is undone; the group goes on
-                        outcomes[i] = e
-                        continue
-                    written.append((i, submission, wire))
-            elif accepted:
+            if accepted:
                 await self.records.insert_submissions(tx, [s for _, _, s in accepted])
                 written = [(i, s, s.to_wire()) for i, _, s in accepted]
+                # A hook that fails rolls the whole group back; _write_queued then writes each
+                # submission alone, so the failure undoes only its own submission.
+                for (_, form, _), (_, _, wire) in zip(accepted, written, strict=True):
+                    form_wire = form.to_wire()
+                    for hook in self.hooks:
+                        await hook(tx, form_wire, wire)
             results = await tx.append([_created(s) for _, s, _ in written]) if written else []
         if results:
             await self.events.committed(max(r.position for r in results))
@@ -136,16 +134,6 @@ class SubmissionService:
             raise FormArchived(f"form {request.form_id!r} is archived; it takes no submissions")
         validation.check(self.forms.schema(form), request.data)
         return form
-
-    async def _insert_with_hooks(
-        self, tx: Transaction, form: FormRecord, submission: SubmissionRecord
-    ) -> dict[str, Any]:
-        async with self.records.savepoint(tx):
-            await self.records.insert_submissions(tx, [submission])
-            form_wire, submission_wire = form.to_wire(), submission.to_wire()
-            for hook in self.hooks:
-                await hook(tx, form_wire, submission_wire)
-        return submission_wire
 
     async def get(self, submission_id: str) -> dict[str, Any]:
         found = None

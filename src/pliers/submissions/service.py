@@ -188,7 +188,8 @@ def _record(form: FormRecord, request: NewSubmission) -> SubmissionRecord:
 
 
 def _created(submission: SubmissionRecord) -> NewEvent:
-    return NewEvent(
+    # Built from a validated submission: constructing skips validating its data a second time.
+    return NewEvent.model_construct(
         type="submission.created",
         aggregate_id=submission.id,
         aggregate_type="submission",

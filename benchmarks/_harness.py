@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import asyncpg
 import httpx
@@ -115,3 +120,68 @@ def percentiles(values: list[float]) -> dict[str, float]:
 def line(label: str, values: list[float]) -> str:
     p = percentiles(values)
     return f"{label:<44} p50 {p['p50']:7.2f} ms   p95 {p['p95']:7.2f} ms   p99 {p['p99']:7.2f} ms"
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rate: float
+    p50: float
+    p99: float
+    errors: int
+
+
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, bodies[(n %% #bodies) + 1])
+end
+"""
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def wrk_post(
+    url: str, bodies: list[dict[str, object]], seconds: int = 5, connections: int = 50
+) -> WrkResult:
+    """POST ``bodies`` in turn to ``url`` with wrk (a C load generator, so the server is what
+    saturates, not the client). ``apt-get install wrk``; see :func:`wrk_available`."""
+    lua_bodies = ",".join("[==[" + json.dumps(b) + "]==]" for b in bodies)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_SCRIPT % lua_bodies)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+
+    def ms(label: str) -> float:
+        value = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert value, out
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[value.group(2)]
+        return float(value.group(1)) * scale
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    assert rate, out
+    return WrkResult(
+        float(rate.group(1)), ms("50%"), ms("99%"), int(errors.group(1)) if errors else 0
+    )

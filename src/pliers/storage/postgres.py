@@ -136,7 +136,13 @@ class PostgresEventStore:
                 min_size=min(min_size, max_size),
                 max_size=max_size,
                 init=_init_connection,
-                server_settings={"timezone": "UTC", "application_name": "pliers"},
+                server_settings={
+                    "timezone": "UTC",
+                    "application_name": "pliers",
+                    # plan with the table as it is now: a generic plan cached while the table
+                    # was small (no statistics yet) would keep scanning it whole as it grows
+                    "plan_cache_mode": "force_custom_plan",
+                },
                 timeout=10,
             )
         except (*UNAVAILABLE, TimeoutError) as e:  # type: ignore[misc]  # a tuple of classes

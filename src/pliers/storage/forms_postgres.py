@@ -144,8 +144,7 @@ class PostgresFormRecords:
             )
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self._store.connection() as conn, translated():
-            return list(await conn.fetch(sql, *args))
+        return await self._store.fetch(sql, *args)
 
     async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None:
         if version is None:

@@ -81,8 +81,7 @@ def _submission(row: Sequence[Any]) -> SubmissionRecord:
 
 class SqliteFormRecords:
     def __init__(self, store: SqliteEventStore) -> None:
-        # The store's reader connection: one per store, shared by every read model of it.
-        self._reader: aiosqlite.Connection = store.reader
+        self._store = store
 
     async def insert_form(self, tx: Transaction, form: FormRecord) -> None:
         conn: aiosqlite.Connection = tx.connection
@@ -185,8 +184,7 @@ class SqliteFormRecords:
             )
 
     async def _fetch(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
-        async with _translated(), self._reader.execute(sql, args) as cursor:
-            return list(await cursor.fetchall())
+        return await self._store.fetch(sql, args)
 
     async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None:
         if version is None:

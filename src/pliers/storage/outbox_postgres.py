@@ -180,6 +180,4 @@ class PostgresOutboxStore:
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + f" ORDER BY created_at, id LIMIT ${len(args)}"
         )
-        async with self.store.connection() as conn, translated():
-            rows = await conn.fetch(sql, *args)
-        return [_row(r) for r in rows]
+        return [_row(r) for r in await self.store.fetch(sql, *args)]

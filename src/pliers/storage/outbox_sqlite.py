@@ -97,7 +97,7 @@ class SqliteOutboxStore:
         now = _now()
         lease = _now(lease_seconds)
         # Look on the read connection first, so an idle poll never takes the file's write lock.
-        if not await self.store._fetch(f"SELECT 1 FROM notifications WHERE {_DUE} LIMIT 1", (now,)):
+        if not await self.store.fetch(f"SELECT 1 FROM notifications WHERE {_DUE} LIMIT 1", (now,)):
             return []
         async with self.store.transaction() as tx:
             conn: aiosqlite.Connection = tx.connection
@@ -179,7 +179,7 @@ class SqliteOutboxStore:
             async with conn.execute(sql, (notification_id,)) as cursor:
                 row = await cursor.fetchone()
             return _row(row) if row is not None else None
-        rows = await self.store._fetch(sql, (notification_id,))  # the store's read connection
+        rows = await self.store.fetch(sql, (notification_id,))
         return _row(rows[0]) if rows else None
 
     async def list(
@@ -206,4 +206,4 @@ class SqliteOutboxStore:
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + " ORDER BY created_at, id LIMIT ?"
         )
-        return [_row(r) for r in await self.store._fetch(sql, args)]
+        return [_row(r) for r in await self.store.fetch(sql, args)]

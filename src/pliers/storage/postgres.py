@@ -178,7 +178,11 @@ class PostgresEventStore:
         finally:
             await self.pool.release(conn)
 
-    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """Rows of one read, on a pooled connection, with errors translated.
+
+        The read models of this store (forms, the notification outbox) read through it too.
+        """
         async with self.connection() as conn, translated():
             return await conn.fetch(sql, *args)
 
@@ -199,7 +203,7 @@ class PostgresEventStore:
         limit: int | None = None,
     ) -> list[StoredEvent]:
         where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
-        rows = await self._fetch(f"SELECT {_COLUMNS} FROM events {where}", *args)
+        rows = await self.fetch(f"SELECT {_COLUMNS} FROM events {where}", *args)
         return [_event_from_row(r) for r in rows]
 
     async def read_aggregate_json(
@@ -211,7 +215,7 @@ class PostgresEventStore:
         limit: int | None = None,
     ) -> str:
         where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
-        rows = await self._fetch(
+        rows = await self.fetch(
             f"SELECT coalesce(json_agg(w.event ORDER BY w.sequence_number), '[]')::text FROM "
             f"(SELECT {_WIRE} AS event, sequence_number FROM events {where}) w",
             *args,
@@ -245,16 +249,16 @@ class PostgresEventStore:
             f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} "
             f"ORDER BY position LIMIT {bind(query.limit + 1)}"
         )
-        rows = await self._fetch(sql, *args)
+        rows = await self.fetch(sql, *args)
         events = [_event_from_row(r) for r in rows[: query.limit]]
         return QueryPage(events, has_more=len(rows) > query.limit)
 
     async def head_position(self) -> int:
-        rows = await self._fetch("SELECT coalesce(max(position), 0) FROM events")
+        rows = await self.fetch("SELECT coalesce(max(position), 0) FROM events")
         return int(rows[0][0])
 
     async def ping(self) -> None:
-        await self._fetch("SELECT 1")
+        await self.fetch("SELECT 1")
 
     async def close(self) -> None:
         await self.pool.close()

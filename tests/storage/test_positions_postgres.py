@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from pliers.errors import DuplicateEvent
 from pliers.events.model import EventQuery, NewEvent
 from pliers.runtime import Runtime
 from pliers.storage import postgres_append
@@ -109,36 +110,44 @@ async def test_the_tail_check_catches_commits_out_of_position_order(
         await early.close()
 
 
+class HeldReads:
+    """Patches the append's first plain reads to wait for each other, so that two appends plan
+    from the same state and really meet; counts the appends that had to be planned again."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, held: int = 2) -> None:
+        self.barrier = asyncio.Barrier(held)
+        self.held = held
+        self.reads = 0
+        self.replanned = 0
+        real_inspect = postgres_append._inspect
+        real_append_locked = postgres_append.append_locked
+
+        async def inspect_together(*args: Any) -> Any:
+            found = await real_inspect(*args)
+            self.reads += 1
+            if self.reads <= self.held:
+                await self.barrier.wait()
+            return found
+
+        async def counting_append_locked(*args: Any) -> Any:
+            self.replanned += 1
+            return await real_append_locked(*args)
+
+        monkeypatch.setattr(postgres_append, "_inspect", inspect_together)
+        monkeypatch.setattr(postgres_append, "append_locked", counting_append_locked)
+
+
 async def test_two_processes_racing_on_one_aggregate_get_contiguous_sequences(
     pliers_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two stores (as two server processes would have) append to one aggregate at once.
 
-    Each plans from a plain read and inserts only if nothing moved. The first reads of the two are
-    held until both have read, so both plan from the same state: one inserts, the other finds the
-    store moved on and appends again under the lock. Every append succeeds, numbered 1..60.
+    Each plans from a plain read and inserts only if the aggregate did not move meanwhile. The
+    first reads of the two are held until both have read, so both plan from the same state: one
+    inserts, the other finds the aggregate moved on and appends again under the lock. Every append
+    succeeds, numbered 1..60.
     """
-    both_read = asyncio.Barrier(2)
-    first_reads = 0
-    real_inspect = postgres_append._inspect
-    locked_appends = 0
-    real_append_locked = postgres_append.append_locked
-
-    async def inspect_together(*args: Any) -> Any:
-        nonlocal first_reads
-        found = await real_inspect(*args)
-        first_reads += 1
-        if first_reads <= 2:
-            await both_read.wait()
-        return found
-
-    async def counting_append_locked(*args: Any) -> Any:
-        nonlocal locked_appends
-        locked_appends += 1
-        return await real_append_locked(*args)
-
-    monkeypatch.setattr(postgres_append, "_inspect", inspect_together)
-    monkeypatch.setattr(postgres_append, "append_locked", counting_append_locked)
+    held = HeldReads(monkeypatch)
     async with running_runtime(pliers_db.url) as one, running_runtime(pliers_db.url) as two:
 
         async def append(runtime: Runtime, i: int) -> int:
@@ -153,4 +162,64 @@ async def test_two_processes_racing_on_one_aggregate_get_contiguous_sequences(
         "SELECT sequence_number, position FROM events ORDER BY position"
     )
     assert [r["sequence_number"] for r in stored] == list(range(1, 61))
-    assert locked_appends >= 1  # the loser of the first race appended under the lock
+    assert held.replanned >= 1  # the loser of the first race appended under the lock
+
+
+async def test_appends_to_other_aggregates_in_between_leave_a_plan_valid(
+    pliers_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both stores plan from the same state; the second to insert finds the first's event, but on
+    another aggregate, so its plan still holds and it inserts without planning again."""
+    held = HeldReads(monkeypatch)
+    async with running_runtime(pliers_db.url) as one, running_runtime(pliers_db.url) as two:
+        results = await asyncio.gather(
+            one.store.append([NewEvent(type="test.race", aggregate_id="left")]),
+            two.store.append([NewEvent(type="test.race", aggregate_id="right")]),
+        )
+    assert held.replanned == 0
+    assert [r.sequence_number for [r] in results] == [1, 1]
+    assert sorted(r.position for [r] in results) == [1, 2]
+
+
+async def test_an_id_stored_in_between_sends_the_plan_back(
+    pliers_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two events with one id, on different aggregates: the second is refused as a different
+    event under a stored id, not by a unique violation."""
+    held = HeldReads(monkeypatch)
+    async with running_runtime(pliers_db.url) as one, running_runtime(pliers_db.url) as two:
+        results = await asyncio.gather(
+            one.store.append([NewEvent(type="test.race", aggregate_id="left", id="same")]),
+            two.store.append([NewEvent(type="test.race", aggregate_id="right", id="same")]),
+            return_exceptions=True,
+        )
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 1
+    assert isinstance(refused[0], DuplicateEvent)
+    assert held.replanned == 1
+    stored = await pliers_db.connection.fetch("SELECT id, aggregate_id FROM events")
+    assert len(stored) == 1
+
+
+async def test_an_append_in_a_transaction_overtaken_on_its_aggregate_is_planned_again(
+    pliers_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldReads(monkeypatch)
+    async with running_runtime(pliers_db.url) as one, running_runtime(pliers_db.url) as two:
+
+        async def in_transaction() -> int:
+            async with one.store.transaction() as tx:
+                [result] = await tx.append([NewEvent(type="test.race", aggregate_id="shared")])
+            return result.sequence_number
+
+        async def alone() -> int:
+            [result] = await two.store.append([NewEvent(type="test.race", aggregate_id="shared")])
+            return result.sequence_number
+
+        assigned = await asyncio.gather(in_transaction(), alone())
+    assert sorted(assigned) == [1, 2]
+    assert held.replanned == 1
+    stored = await pliers_db.connection.fetch(
+        "SELECT sequence_number FROM events ORDER BY position"
+    )
+    assert [r["sequence_number"] for r in stored] == [1, 2]

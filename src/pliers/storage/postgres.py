@@ -27,7 +27,7 @@ from pliers.events.model import (
     StoredEvent,
 )
 from pliers.storage import migrations
-from pliers.storage.postgres_append import LOCK, GroupCommit, append_locked
+from pliers.storage.postgres_append import GroupCommit, append_in_transaction
 from pliers.storage.postgres_errors import UNAVAILABLE, translated
 
 _COLUMNS = (
@@ -112,8 +112,7 @@ class PostgresTransaction:
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
         async with translated():
-            await self._conn.execute(LOCK)
-            [outcome] = await append_locked(self._conn, [events])
+            outcome = await append_in_transaction(self._conn, events)
         if isinstance(outcome, PliersError):
             raise outcome
         return outcome

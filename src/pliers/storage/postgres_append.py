@@ -138,10 +138,13 @@ async def append_locked(conn: Conn, requests: Sequence[Sequence[NewEvent]]) -> l
 async def append_optimistic(
     conn: Conn, requests: Sequence[Sequence[NewEvent]]
 ) -> list[Outcome] | None:
-    """Plan from a plain read, then insert in one statement if nothing was appended meanwhile.
+    """Plan from a plain read, then insert in one statement if the plan still holds.
 
-    Two round trips and the commit, against four for :func:`append_locked`; None when the store
-    moved on between the read and the insert (the caller then appends under the lock).
+    The insert takes :data:`LOCK` and checks that none of the planned aggregates gained an event,
+    and none of the planned ids was stored, since the read: other appends in between do not
+    matter. Two round trips with the lock taken in the second, where :func:`append_locked` needs
+    a third to take it first. None when the plan no longer holds: the caller then appends under
+    the lock (which a transaction already holds by then).
     """
     inspection, head = await _inspect(conn, requests)
     plans = _plan(inspection, requests)
@@ -152,6 +155,16 @@ async def append_optimistic(
     if not inserted:
         return None
     return _outcomes(plans, {r[0]: (r[1], r[2]) for r in inserted})
+
+
+async def append_in_transaction(conn: Conn, events: Sequence[NewEvent]) -> Outcome:
+    """Append ``events`` in the open transaction of ``conn``; an insert holds :data:`LOCK`."""
+    outcomes = await append_optimistic(conn, [events])
+    if outcomes is None:
+        await conn.execute(LOCK)
+        outcomes = await append_locked(conn, [events])
+    [outcome] = outcomes
+    return outcome
 
 
 def _outcomes(plans: list[Plan], stored: Inserted) -> list[Outcome]:

@@ -255,7 +255,7 @@ def _check_storable(value: Any) -> None:
 
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. ``2026-11-25T16:00:00.000000Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_time(value: str) -> datetime:

@@ -1,15 +1,18 @@
 """The Submission Engine: data checked against the form's current version and recorded as an event.
 
-Submissions are written in groups: concurrent requests queue up and one writer stores everything
+Submissions are written in groups: concurrent requests queue up and a writer stores everything
 queued in a single transaction. In it, the forms are read under a shared lock (so none can change
 or be archived until the group commits), each submission is checked, its row stored and the
 submission hooks run (the notification outbox is one), and the ``submission.created`` events of
 the group are appended last, in one append. Every append holds the store's ordering lock until
 commit, so taking turns would pay one commit per submission; a group pays one for all.
 
-Each submission still succeeds or fails on its own: a refused submission writes nothing, a failing
-hook undoes its own submission (savepoint), and if the group's append fails the requests are
-retried one by one, so only the one at fault fails.
+Two writers take groups from the queue, so that one group is checked and written while the other
+waits for the database: with one, the process sat idle through each group's round trips.
+
+Each submission still succeeds or fails on its own: a refused submission writes nothing, and if a
+hook or the group's append fails the requests are retried one by one, so only the one at fault
+fails.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ SubmissionHook = Callable[[Transaction, dict[str, Any], dict[str, Any]], Awaitab
 Outcome = dict[str, Any] | Exception
 EXPORT_PAGE = 500
 MAX_GROUP = 100
+#: groups in flight at once (each on its own connection)
+WRITERS = 2
 
 
 class SubmissionService:
@@ -61,15 +66,17 @@ class SubmissionService:
         #: the runtime's own list, so hooks registered later are called too
         self.hooks = hooks
         self._queue: list[tuple[NewSubmission, asyncio.Future[dict[str, Any]]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
 
     async def create(self, request: NewSubmission) -> dict[str, Any]:
         check_id(request.form_id)
         _check_storable(request)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._queue.append((request, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
+        if len(self._writers) < WRITERS:
+            writer = asyncio.create_task(self._write_queued())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
         return await future
 
     async def _write_queued(self) -> None:
@@ -189,12 +196,19 @@ def _record(form: FormRecord, request: NewSubmission) -> SubmissionRecord:
 
 def _created(submission: SubmissionRecord) -> NewEvent:
     # Built from a validated submission: constructing skips validating its data a second time.
+    # Every field is given, defaults included: pydantic inspects default factories per call.
     return NewEvent.model_construct(
         type="submission.created",
         aggregate_id=submission.id,
-        aggregate_type="submission",
+        id=None,
+        sequence_number=None,
         expected_version=0,
+        aggregate_type="submission",
+        version=1,
         timestamp=submission.created_at,
+        correlation_id=None,
+        causation_id=None,
+        metadata={},
         payload={
             "submissionId": submission.id,
             "formId": submission.form_id,

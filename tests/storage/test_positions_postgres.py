@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from pliers.errors import DuplicateEvent
+from pliers.errors import DuplicateEvent, SequenceConflict
 from pliers.events.model import EventQuery, NewEvent
 from pliers.runtime import Runtime
 from pliers.storage import postgres_append
@@ -111,11 +111,12 @@ async def test_the_tail_check_catches_commits_out_of_position_order(
 
 
 class HeldReads:
-    """Patches the append's first plain reads to wait for each other, so that two appends plan
-    from the same state and really meet; counts the appends that had to be planned again."""
+    """Patches the append's first ``held`` plain reads to wait for each other, so that appends
+    plan from the same state and really meet; counts the reads, and the appends that had to be
+    planned again under the lock."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, held: int = 2) -> None:
-        self.barrier = asyncio.Barrier(held)
+        self.barrier = asyncio.Barrier(max(held, 1))
         self.held = held
         self.reads = 0
         self.replanned = 0
@@ -223,3 +224,62 @@ async def test_an_append_in_a_transaction_overtaken_on_its_aggregate_is_planned_
         "SELECT sequence_number FROM events ORDER BY position"
     )
     assert [r["sequence_number"] for r in stored] == [1, 2]
+
+
+async def test_appends_that_start_aggregates_are_planned_without_reading(
+    pliers_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldReads(monkeypatch, held=0)
+    async with running_runtime(pliers_db.url) as runtime:
+        [first] = await runtime.store.append(
+            [NewEvent(type="test.new", aggregate_id="fresh", expected_version=0)]
+        )
+        async with runtime.store.transaction() as tx:
+            second = await tx.append(
+                [
+                    NewEvent(type="test.new", aggregate_id="other", expected_version=0),
+                    NewEvent(type="test.new", aggregate_id="other"),
+                ]
+            )
+    assert (held.reads, held.replanned) == (0, 0)
+    assert first.sequence_number == 1
+    assert [r.sequence_number for r in second] == [1, 2]
+
+
+@pytest.mark.parametrize("in_transaction", [False, True])
+async def test_a_new_aggregate_that_exists_after_all_is_a_conflict(
+    pliers_db: TestDatabase, monkeypatch: pytest.MonkeyPatch, in_transaction: bool
+) -> None:
+    """Planned without reading, the insert finds the aggregate stored and plans again: refused."""
+    async with running_runtime(pliers_db.url) as runtime:
+        await runtime.store.append([NewEvent(type="test.new", aggregate_id="taken")])
+        held = HeldReads(monkeypatch, held=0)
+        again = NewEvent(type="test.new", aggregate_id="taken", expected_version=0)
+
+        async def append() -> None:
+            if in_transaction:
+                async with runtime.store.transaction() as tx:
+                    await tx.append([again])
+            else:
+                await runtime.store.append([again])
+
+        with pytest.raises(SequenceConflict, match="expected version 0 but its version is 1"):
+            await append()
+    assert held.replanned == 1
+    assert await pliers_db.connection.fetchval("SELECT count(*) FROM events") == 1
+
+
+async def test_a_new_aggregate_under_a_stored_id_is_told_apart_from_a_retry(
+    pliers_db: TestDatabase,
+) -> None:
+    async with running_runtime(pliers_db.url) as runtime:
+        sent = NewEvent(type="test.new", aggregate_id="a", id="e-1", expected_version=0)
+        [stored] = await runtime.store.append([sent])
+        [retried] = await runtime.store.append([sent])
+        assert retried.duplicate
+        assert retried.position == stored.position
+        with pytest.raises(DuplicateEvent):
+            await runtime.store.append(
+                [NewEvent(type="test.new", aggregate_id="b", id="e-1", expected_version=0)]
+            )
+    assert await pliers_db.connection.fetchval("SELECT count(*) FROM events") == 1

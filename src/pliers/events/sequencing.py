@@ -78,6 +78,23 @@ def lookups(
     return sorted(ids), sorted(aggregates), sorted(explicit)
 
 
+def starts_new_aggregates(requests: Iterable[Sequence[NewEvent]]) -> bool:
+    """Does the first event for each aggregate of ``requests`` expect version 0?
+
+    Such requests can be planned against an empty :class:`Inspection` without reading the store:
+    the plan is the one a real inspection gives whenever none of their aggregates and ids is
+    stored, and the adapter must check that before inserting.
+    """
+    seen: set[str] = set()
+    for events in requests:
+        for e in events:
+            if e.aggregate_id not in seen:
+                if e.expected_version != 0:
+                    return False
+                seen.add(e.aggregate_id)
+    return True
+
+
 class AppendPlanner:
     def __init__(self, inspection: Inspection) -> None:
         self._stored = inspection.stored

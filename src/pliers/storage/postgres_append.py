@@ -17,6 +17,7 @@ from pliers.events.sequencing import (
     Row,
     StoredRef,
     lookups,
+    starts_new_aggregates,
 )
 from pliers.storage.postgres_errors import translated
 
@@ -143,10 +144,16 @@ async def append_optimistic(
     The insert takes :data:`LOCK` and checks that none of the planned aggregates gained an event,
     and none of the planned ids was stored, since the read: other appends in between do not
     matter. Two round trips with the lock taken in the second, where :func:`append_locked` needs
-    a third to take it first. None when the plan no longer holds: the caller then appends under
-    the lock (which a transaction already holds by then).
+    a third to take it first. Requests that start new aggregates (``expectedVersion`` 0) skip the
+    read: the insert checks that their aggregates and ids are not stored at all. None when the
+    plan no longer holds: the caller then appends under the lock (which a transaction already
+    holds by then).
     """
-    inspection, head = await _inspect(conn, requests)
+    head: int | None = None  # the plan assumes its aggregates and ids are not stored at all
+    if starts_new_aggregates(requests):
+        inspection = Inspection()
+    else:
+        inspection, head = await _inspect(conn, requests)
     plans = _plan(inspection, requests)
     rows = _rows(plans)
     if not rows:

@@ -4,7 +4,8 @@
 -- rarely true, and each miss cost the writer a second plan under the lock.
 --
 -- Positions are assigned under the append lock in commit order, so whatever was appended since
--- the read at p_head has a position above p_head: the check reads only those rows.
+-- the read at p_head has a position above p_head: the check reads only those rows. A plan made
+-- without reading (p_head NULL) assumed its aggregates and ids were not stored at all.
 CREATE OR REPLACE FUNCTION pliers_insert_if_unchanged(
     p_head bigint, p_id text[], p_type text[], p_aggregate_id text[], p_aggregate_type text[],
     p_sequence bigint[], p_version integer[], p_timestamp timestamptz[], p_correlation_id text[],
@@ -15,7 +16,7 @@ BEGIN
     LOCK TABLE events IN EXCLUSIVE MODE;
     IF EXISTS (
         SELECT 1 FROM events e
-         WHERE e.position > p_head
+         WHERE e.position > coalesce(p_head, 0)
            AND (e.aggregate_id = ANY(p_aggregate_id) OR e.id = ANY(p_id))
     ) THEN
         RETURN;

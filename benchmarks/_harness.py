@@ -52,8 +52,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ServerURL(str):
+    """The base URL of a served Pliers, which also knows the server's process id."""
+
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far (Linux /proc)."""
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @asynccontextmanager
-async def pliers_server(database_url: str, *extra: str, **env: str) -> AsyncIterator[str]:
+async def pliers_server(database_url: str, *extra: str, **env: str) -> AsyncIterator[ServerURL]:
     """``pliers serve`` in a subprocess; yields its base URL once /health answers."""
     port = free_port()
     environment = {
@@ -68,7 +80,8 @@ async def pliers_server(database_url: str, *extra: str, **env: str) -> AsyncIter
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = ServerURL(f"http://127.0.0.1:{port}")
+    base.pid = process.pid
     try:
         async with httpx.AsyncClient() as client:
             deadline = time.monotonic() + 60

@@ -27,6 +27,8 @@ _DATETIME = re.compile(
     r"(?P<tz>[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 _HOST = re.compile(r"[^\s/?#@:\[\]]+|\[[0-9A-Fa-f:.]+\]")
+#: Whitespace or a control character below U+0020. ``\s`` matches what ``str.isspace`` accepts.
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
 
 
 def is_number(value: Any) -> bool:
@@ -49,7 +51,7 @@ def is_email(value: str) -> bool:
 
 def is_url(value: str) -> bool:
     """An absolute http or https URL with a host and no whitespace."""
-    if len(value) > MAX_URL or any(c.isspace() or ord(c) < 32 for c in value):
+    if len(value) > MAX_URL or _SPACE_OR_CONTROL.search(value) is not None:
         return False
     try:
         parts = urlsplit(value)

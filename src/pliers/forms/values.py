@@ -119,16 +119,15 @@ def storable(value: Any) -> str | None:
 
     Neither store holds NUL characters or unpaired surrogates in text, nor non-finite numbers.
     """
+    if isinstance(value, str):  # most answers are one piece of text
+        return _unstorable_text(value)
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return "text contains a NUL character"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "text contains an unpaired surrogate"
+            reason = _unstorable_text(item)
+            if reason is not None:
+                return reason
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return "numbers must be finite"
@@ -137,6 +136,18 @@ def storable(value: Any) -> str | None:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+    return None
+
+
+def _unstorable_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "text contains a NUL character"
+    if text.isascii():  # known without a scan; ASCII has no surrogates
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text contains an unpaired surrogate"
     return None
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,11 +20,13 @@ _TLD = r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
 #: A pragmatic subset of RFC 5322: dot-atom local part, DNS host name with a top-level domain.
 _EMAIL = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?:{_LABEL}\.)+{_TLD}", re.ASCII)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIME = re.compile(r"(?P<h>[0-9]{2}):(?P<m>[0-9]{2})(?::(?P<s>[0-9]{2}))?")
+#: ``HH:MM`` on a 24-hour clock, each part in range: the patterns below admit only real times.
+_CLOCK = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+_TIME = re.compile(rf"{_CLOCK}(?::[0-5][0-9])?")
 _DATETIME = re.compile(
     r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]"
-    r"(?P<h>[0-9]{2}):(?P<m>[0-9]{2}):(?P<s>[0-9]{2})(?:\.(?P<frac>[0-9]{1,9}))?"
-    r"(?P<tz>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+    rf"(?P<time>{_CLOCK}:[0-5][0-9])(?:\.(?P<fraction>[0-9]{{1,9}}))?"
+    rf"(?P<offset>[Zz]|[+-]{_CLOCK})"
 )
 _HOST = re.compile(r"[^\s/?#@:\[\]]+|\[[0-9A-Fa-f:.]+\]")
 #: Whitespace or a control character below U+0020. ``\s`` matches what ``str.isspace`` accepts.
@@ -80,13 +82,9 @@ def parse_date(value: str) -> date | None:
 
 def parse_time(value: str) -> time | None:
     """``HH:MM`` or ``HH:MM:SS`` on a 24-hour clock."""
-    match = _TIME.fullmatch(value)
-    if match is None:
+    if _TIME.fullmatch(value) is None:
         return None
-    try:
-        return time(int(match["h"]), int(match["m"]), int(match["s"] or 0))
-    except ValueError:
-        return None
+    return time.fromisoformat(value)
 
 
 def parse_datetime(value: str) -> datetime | None:
@@ -94,24 +92,15 @@ def parse_datetime(value: str) -> datetime | None:
     match = _DATETIME.fullmatch(value)
     if match is None:
         return None
-    day = parse_date(match["date"])
-    if day is None:
-        return None
-    tz = match["tz"]
-    if tz in ("Z", "z"):
-        offset = UTC
-    else:
-        hours, minutes = int(tz[1:3]), int(tz[4:6])
-        if hours > 23 or minutes > 59:
-            return None
-        delta = timedelta(hours=hours, minutes=minutes)
-        offset = timezone(-delta if tz[0] == "-" else delta)
-    micro = int((match["frac"] or "0").ljust(6, "0")[:6])
+    day, clock, fraction, offset = match.groups()
+    if offset in ("Z", "z"):
+        offset = "+00:00"
+    micro = (fraction or "").ljust(6, "0")[:6]  # finer than a microsecond is cut off
+    # The form datetime.isoformat writes, which every Python reads the same way.
     try:
-        clock = time(int(match["h"]), int(match["m"]), int(match["s"]), micro)
-    except ValueError:
+        return datetime.fromisoformat(f"{day}T{clock}.{micro}{offset}")
+    except ValueError:  # no such day, such as 2026-02-30
         return None
-    return datetime.combine(day, clock, tzinfo=offset)
 
 
 def storable(value: Any) -> str | None:

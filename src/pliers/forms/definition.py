@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args
 
 import pydantic
@@ -149,9 +149,17 @@ class Rule:
     message: str | None = None
 
 
+#: An option as answers are matched against it: its type and its value.
+OptionKey = tuple[type, str | int]
+
+
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """A field as submissions are checked against it."""
+    """A field as submissions are checked against it.
+
+    The attributes after ``rules`` follow from the others; they are worked out once, when the
+    spec is built, because the spec is used for every submission to its form.
+    """
 
     name: str
     type: str
@@ -160,14 +168,37 @@ class FieldSpec:
     #: option values of a choice field, ``None`` for other fields
     options: tuple[str | int, ...] | None
     rules: tuple[Rule, ...]
+    #: what an answer is: ``option``, ``options`` (a list of them), ``boolean``, ``text`` (for
+    #: text, textarea and tel), or the field's type (``email``, ``number``, ``date``, ...)
+    kind: str = field(init=False, repr=False, compare=False)
+    #: the options of a choice field as :data:`OptionKey`; empty for other fields
+    option_keys: frozenset[OptionKey] = field(init=False, repr=False, compare=False)
+    #: the rules an answer of the right kind is checked against, each with its bound as a value
+    #: of the field's kind (for ``min`` and ``max``; None for the others). An ``email`` rule on
+    #: an email field and a ``url`` rule on a url field are left out: the kind check is theirs.
+    checks: tuple[tuple[Rule, Any], ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_list(self) -> bool:
-        return self.type == "multiselect" or (self.type == "checkbox" and self.options is not None)
+    def __post_init__(self) -> None:
+        # object.__setattr__, as the dataclass is frozen; this is still building it
+        kind = _kind_of(self.type, self.options)
+        object.__setattr__(self, "kind", kind)
+        keys = frozenset((type(o), o) for o in self.options or ())
+        object.__setattr__(self, "option_keys", keys)
+        implied = kind if kind in ("email", "url") else None
+        checks = tuple(
+            (r, bound_of(self.type, r) if r.type in ("min", "max") else None)
+            for r in self.rules
+            if r.type != implied
+        )
+        object.__setattr__(self, "checks", checks)
 
-    @property
-    def is_boolean(self) -> bool:
-        return self.type == "boolean" or (self.type == "checkbox" and self.options is None)
+
+def _kind_of(field_type: str, options: tuple[str | int, ...] | None) -> str:
+    if options is not None:  # only choice fields have options; a checkbox may or may not
+        return "options" if field_type in MULTI_CHOICE_TYPES else "option"
+    if field_type == "checkbox":
+        return "boolean"
+    return "text" if field_type in ("text", "textarea", "tel") else field_type
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ not required and has no answer is skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -19,18 +20,20 @@ import regex  # type: ignore[import-untyped]  # ships no type information
 
 from pliers.errors import ValidationError
 from pliers.forms import values
-from pliers.forms.definition import FieldSpec, Rule, Schema, bound_of
+from pliers.forms.definition import FieldSpec, Rule, Schema
 
 Problem = dict[str, str]
+#: An answer's kind checked: ``(None, the answer in comparable form)`` or ``(problem, None)``.
+Parsed = tuple[Problem | None, Any]
 
 #: Longest a ``pattern`` rule may take on one value. Patterns come from form authors, values from
 #: anyone; the ``regex`` engine can stop a match that backtracks catastrophically (``re`` cannot).
 PATTERN_TIMEOUT = 0.05
 
-_KIND = {
+#: What an answer of each :attr:`FieldSpec.kind <pliers.forms.definition.FieldSpec.kind>` must
+#: be, as messages say it; choice fields list their options instead.
+_EXPECTED = {
     "text": "text",
-    "textarea": "text",
-    "tel": "text",
     "email": "an e-mail address",
     "url": "an http or https URL",
     "number": "a number",
@@ -54,7 +57,20 @@ def problems_of(schema: Schema, data: dict[str, Any]) -> list[Problem]:
         if key not in schema.fields
     ]
     for spec in schema.fields.values():
-        problems.extend(_field_problems(spec, data.get(spec.name)))
+        value = data.get(spec.name)
+        if not value and is_empty(value):  # most answers are truthy: one test is enough
+            if spec.required:
+                required = spec.required_message or f"{spec.name} is required"
+                problems.append(_problem(spec, "required", required))
+            continue
+        kind_problem, comparable = _PARSERS[spec.kind](spec, value)
+        if kind_problem is not None:
+            problems.append(kind_problem)  # rules apply to answers of the right kind only
+            continue
+        for rule, bound in spec.checks:
+            message = _rule_failure(spec, rule, bound, value, comparable)
+            if message is not None:
+                problems.append(_problem(spec, rule.type, rule.message or message))
     return problems
 
 
@@ -71,86 +87,115 @@ def is_empty(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-def _field_problems(spec: FieldSpec, value: Any) -> list[Problem]:
-    if is_empty(value):
-        if spec.required:
-            required = spec.required_message or f"{spec.name} is required"
-            return [_problem(spec, "required", required)]
-        return []
-    kind_problem, comparable = _parse(spec, value)
-    if kind_problem is not None:
-        return [kind_problem]
-    failures: list[Problem] = []
-    for rule in spec.rules:
-        message = _rule_failure(spec, rule, value, comparable)
-        if message is not None:
-            failures.append(_problem(spec, rule.type, rule.message or message))
-    return failures
-
-
 def _problem(spec: FieldSpec, rule: str, message: str) -> Problem:
     return {"field": spec.name, "rule": rule, "message": message}
 
 
-def _parse(spec: FieldSpec, value: Any) -> tuple[Problem | None, Any]:
-    """Check the value's kind; returns (problem, the value in comparable form)."""
-    t = spec.type
+def _wrong(spec: FieldSpec, expected: str | None = None) -> Parsed:
+    """The answer is not of the field's kind; the problem is named after the field's type."""
+    expected = expected or _EXPECTED[spec.kind]
+    return _problem(spec, spec.type, f"{spec.name} must be {expected}"), None
 
-    def wrong(expected: str) -> tuple[Problem, None]:
-        return _problem(spec, t, f"{spec.name} must be {expected}"), None
 
-    if spec.options is not None:
-        listed = ", ".join(repr(o) for o in spec.options[:20])
-        if spec.is_list:
-            if not isinstance(value, list):
-                return wrong(f"a list of options ({listed})")
-            for item in value:
-                if not _is_option(spec.options, item):
-                    return wrong(f"a list of options ({listed}); {item!r} is not one of them")
-            if len({(type(v), v) for v in value}) != len(value):
-                return wrong("a list of options without repeats")
-            return None, value
-        if not _is_option(spec.options, value):
-            return wrong(f"one of the options ({listed})")
+def _parse_option(spec: FieldSpec, value: Any) -> Parsed:
+    if _is_option(spec, value):
         return None, value
-    if spec.is_boolean:
-        return (None, value) if isinstance(value, bool) else wrong("true or false")
-    if t == "number":
-        return (None, value) if values.is_number(value) else wrong(_KIND[t])
-    if t == "integer":
-        return (None, value) if values.is_integer(value) else wrong(_KIND[t])
+    return _wrong(spec, f"one of the options ({_listed(spec)})")
+
+
+def _parse_options(spec: FieldSpec, value: Any) -> Parsed:
+    if not isinstance(value, list):
+        return _wrong(spec, f"a list of options ({_listed(spec)})")
+    for item in value:
+        if not _is_option(spec, item):
+            return _wrong(spec, f"a list of options ({_listed(spec)}); {item!r} is not one of them")
+    if len({(type(v), v) for v in value}) != len(value):
+        return _wrong(spec, "a list of options without repeats")
+    return None, value
+
+
+def _parse_boolean(spec: FieldSpec, value: Any) -> Parsed:
+    return (None, value) if isinstance(value, bool) else _wrong(spec)
+
+
+def _parse_number(spec: FieldSpec, value: Any) -> Parsed:
+    return (None, value) if values.is_number(value) else _wrong(spec)
+
+
+def _parse_integer(spec: FieldSpec, value: Any) -> Parsed:
+    return (None, value) if values.is_integer(value) else _wrong(spec)
+
+
+def _parse_text(spec: FieldSpec, value: Any) -> Parsed:
+    """Text that both stores can hold."""
     if not isinstance(value, str):
-        return wrong(_KIND[t])
+        return _wrong(spec)
     reason = values.storable(value)
     if reason is not None:
-        return _problem(spec, t, f"{spec.name}: {reason}"), None
-    if t == "email":
-        return (None, value) if values.is_email(value) else wrong(_KIND[t])
-    if t == "url":
-        return (None, value) if values.is_url(value) else wrong(_KIND[t])
-    if t == "date":
-        parsed: Any = values.parse_date(value)
-    elif t == "datetime":
-        parsed = values.parse_datetime(value)
-    elif t == "time":
-        parsed = values.parse_time(value)
-    else:
-        return None, value
-    return (None, parsed) if parsed is not None else wrong(_KIND[t])
+        return _problem(spec, spec.type, f"{spec.name}: {reason}"), None
+    return None, value
 
 
-def _is_option(options: tuple[str | int, ...], value: Any) -> bool:
+def _parse_formatted(spec: FieldSpec, value: Any) -> Parsed:
+    """Text in the format of the field's kind: an e-mail address, a URL, a date or a time."""
+    problem, text = _parse_text(spec, value)
+    if problem is not None:
+        return problem, None
+    parsed = _FORMATS[spec.kind](text)
+    return (None, parsed) if parsed is not None else _wrong(spec)
+
+
+def _email(text: str) -> str | None:
+    return text if values.is_email(text) else None
+
+
+def _url(text: str) -> str | None:
+    return text if values.is_url(text) else None
+
+
+#: How an answer is checked, by the kind of its field.
+_PARSERS: dict[str, Callable[[FieldSpec, Any], Parsed]] = {
+    "option": _parse_option,
+    "options": _parse_options,
+    "boolean": _parse_boolean,
+    "number": _parse_number,
+    "integer": _parse_integer,
+    "text": _parse_text,
+    "email": _parse_formatted,
+    "url": _parse_formatted,
+    "date": _parse_formatted,
+    "datetime": _parse_formatted,
+    "time": _parse_formatted,
+}
+#: Each format's reader: the text in comparable form, or None when it is not in the format.
+_FORMATS: dict[str, Callable[[str], Any]] = {
+    "email": _email,
+    "url": _url,
+    "date": values.parse_date,
+    "datetime": values.parse_datetime,
+    "time": values.parse_time,
+}
+
+
+def _is_option(spec: FieldSpec, value: Any) -> bool:
     """Option values match by type and value, so ``1`` is not ``"1"`` and ``True`` is not ``1``."""
-    return any(type(o) is type(value) and o == value for o in options)
+    kind = type(value)
+    # Options are strings and integers; checking the type first also keeps lists out of the set.
+    return (kind is str or kind is int) and (kind, value) in spec.option_keys
 
 
-def _rule_failure(spec: FieldSpec, rule: Rule, value: Any, comparable: Any) -> str | None:
-    """The default message of a failed rule, or None when the value passes."""
+def _listed(spec: FieldSpec) -> str:
+    return ", ".join(repr(o) for o in (spec.options or ())[:20])
+
+
+def _rule_failure(
+    spec: FieldSpec, rule: Rule, bound: Any, value: Any, comparable: Any
+) -> str | None:
+    """The default message of a failed rule, or None when the value passes.
+
+    ``bound`` is the rule's parameter comparable with ``comparable``, for ``min`` and ``max``.
+    """
     name = spec.name
-    if rule.type == "email":
-        return None if values.is_email(value) else f"{name} must be an e-mail address"
-    if rule.type == "url":
-        return None if values.is_url(value) else f"{name} must be an http or https URL"
     if rule.type in ("minLength", "maxLength"):
         size = len(value)
         unit = "items" if isinstance(value, list) else "characters"
@@ -160,12 +205,15 @@ def _rule_failure(spec: FieldSpec, rule: Rule, value: Any, comparable: Any) -> s
             return f"{name} must be at most {rule.value} {unit} long"
         return None
     if rule.type in ("min", "max"):
-        limit = bound_of(spec.type, rule)
-        if rule.type == "min" and comparable < limit:
+        if rule.type == "min" and comparable < bound:
             return f"{name} must be at least {rule.value}"
-        if rule.type == "max" and comparable > limit:
+        if rule.type == "max" and comparable > bound:
             return f"{name} must be at most {rule.value}"
         return None
+    if rule.type == "email":
+        return None if values.is_email(value) else f"{name} must be an e-mail address"
+    if rule.type == "url":
+        return None if values.is_url(value) else f"{name} must be an http or https URL"
     if rule.type == "pattern":
         try:
             found = _compiled(rule.value).search(value, timeout=PATTERN_TIMEOUT)

@@ -196,20 +196,18 @@ def _rule_failure(
     ``bound`` is the rule's parameter comparable with ``comparable``, for ``min`` and ``max``.
     """
     name = spec.name
-    if rule.type in ("minLength", "maxLength"):
-        size = len(value)
-        unit = "items" if isinstance(value, list) else "characters"
-        if rule.type == "minLength" and size < rule.value:
-            return f"{name} must be at least {rule.value} {unit} long"
-        if rule.type == "maxLength" and size > rule.value:
-            return f"{name} must be at most {rule.value} {unit} long"
+    if rule.type == "minLength":
+        if len(value) < rule.value:
+            return f"{name} must be at least {rule.value} {_unit(value)} long"
         return None
-    if rule.type in ("min", "max"):
-        if rule.type == "min" and comparable < bound:
-            return f"{name} must be at least {rule.value}"
-        if rule.type == "max" and comparable > bound:
-            return f"{name} must be at most {rule.value}"
+    if rule.type == "maxLength":
+        if len(value) > rule.value:
+            return f"{name} must be at most {rule.value} {_unit(value)} long"
         return None
+    if rule.type == "min":
+        return f"{name} must be at least {rule.value}" if comparable < bound else None
+    if rule.type == "max":
+        return f"{name} must be at most {rule.value}" if comparable > bound else None
     if rule.type == "email":
         return None if values.is_email(value) else f"{name} must be an e-mail address"
     if rule.type == "url":
@@ -227,6 +225,10 @@ def _rule_failure(
         listed = ", ".join(repr(v) for v in rule.value[:20])
         return f"{name} must be one of {listed}"
     return None  # pragma: no cover -- the definition admits no other rule types
+
+
+def _unit(value: Any) -> str:
+    return "items" if isinstance(value, list) else "characters"
 
 
 def _is_choice(choices: list[Any], value: Any) -> bool:

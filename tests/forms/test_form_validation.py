@@ -294,3 +294,35 @@ def test_unicode_property_patterns_work() -> None:
     compiled = schema({"name": "v", "type": "text", "validation": {"pattern": r"^\p{Lu}"}})
     assert problems_of(compiled, {"v": "Émile"}) == []
     assert problems_of(compiled, {"v": "émile"})[0]["rule"] == "pattern"
+
+
+def test_problems_come_in_order_of_keys_then_fields_then_rules() -> None:
+    """Unknown keys as the data gives them, then each field in definition order, rule by rule."""
+    compiled = schema(
+        {"name": "name", "type": "text", "validation": {"minLength": 3, "pattern": "^[A-Z]"}},
+        {"name": "size", "type": "select", "options": ["S", "M"]},
+        {"name": "age", "type": "integer", "required": True},
+        validation=[{"field": "name", "type": "oneOf", "value": ["Ann", "Bo"]}],
+    )
+    problems = problems_of(compiled, {"b": 1, "size": "XL", "name": "jo", "a": 2})
+    assert [(p["field"], p["rule"]) for p in problems] == [
+        ("b", "unknown"),
+        ("a", "unknown"),
+        ("name", "minLength"),
+        ("name", "pattern"),
+        ("name", "oneOf"),
+        ("size", "select"),
+        ("age", "required"),
+    ]
+    assert problems[5]["message"] == "size must be one of the options ('S', 'M')"
+
+
+def test_an_email_rule_on_an_email_field_adds_nothing_to_the_field_check() -> None:
+    compiled = schema(
+        {"name": "v", "type": "email"},
+        validation=[{"field": "v", "type": "email", "message": "Not an address"}],
+    )
+    assert problems_of(compiled, {"v": "john@example.com"}) == []
+    assert problems_of(compiled, {"v": "nope"}) == [
+        {"field": "v", "rule": "email", "message": "v must be an e-mail address"}
+    ]

@@ -130,7 +130,7 @@ def _parse_text(spec: FieldSpec, value: Any) -> Parsed:
     """Text that both stores can hold."""
     if not isinstance(value, str):
         return _wrong(spec)
-    reason = values.storable(value)
+    reason = values.storable_text(value)
     if reason is not None:
         return _problem(spec, spec.type, f"{spec.name}: {reason}"), None
     return None, value

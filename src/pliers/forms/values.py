@@ -108,13 +108,13 @@ def storable(value: Any) -> str | None:
 
     Neither store holds NUL characters or unpaired surrogates in text, nor non-finite numbers.
     """
-    if isinstance(value, str):  # most answers are one piece of text
-        return _unstorable_text(value)
+    if isinstance(value, str):  # a lone piece of text needs no stack
+        return storable_text(value)
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            reason = _unstorable_text(item)
+            reason = storable_text(item)
             if reason is not None:
                 return reason
         elif isinstance(item, float):
@@ -128,7 +128,8 @@ def storable(value: Any) -> str | None:
     return None
 
 
-def _unstorable_text(text: str) -> str | None:
+def storable_text(text: str) -> str | None:
+    """:func:`storable` for a value known to be text."""
     if "\x00" in text:
         return "text contains a NUL character"
     if text.isascii():  # known without a scan; ASCII has no surrogates

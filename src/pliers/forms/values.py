@@ -108,8 +108,6 @@ def storable(value: Any) -> str | None:
 
     Neither store holds NUL characters or unpaired surrogates in text, nor non-finite numbers.
     """
-    if isinstance(value, str):  # a lone piece of text needs no stack
-        return storable_text(value)
     stack = [value]
     while stack:
         item = stack.pop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -138,7 +140,29 @@ async def test_non_json_content_type_is_415(client: httpx.AsyncClient, store: Ev
         "/v1/events/events", content=b"event=1", headers={"content-type": "text/plain"}
     )
     assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert "text/plain" in response.json()["error"]["message"]
     await assert_nothing_stored(store)
+
+
+@pytest.mark.parametrize(
+    "declared",
+    ["application/json; charset=utf-8", "Application/JSON", "application/cloudevents+json"],
+)
+async def test_json_content_types_with_parameters_or_suffix_are_accepted(
+    client: httpx.AsyncClient, declared: str
+) -> None:
+    raw = json.dumps({"event": GOOD})
+    response = await client.post(
+        "/v1/events/events", content=raw, headers={"content-type": declared}
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_a_put_checks_the_declared_type_too(client: httpx.AsyncClient) -> None:
+    response = await client.put(
+        "/v1/forms/forms/some-form", content=b"<form/>", headers={"content-type": "application/xml"}
+    )
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 async def test_oversized_body_is_413(client: httpx.AsyncClient, store: EventStore) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pliers.broker import Broker, open_broker
 from pliers.cache import Cache, open_cache
 from pliers.events.service import EventService
-from pliers.events.store import EventStore, Transaction
+from pliers.events.store import EventStore
 from pliers.notifications import (
     Dispatcher,
     NotificationOutbox,
@@ -23,11 +23,7 @@ from pliers.stream.hub import Hub
 
 if TYPE_CHECKING:
     from pliers.forms.service import FormService
-    from pliers.submissions.service import SubmissionService
-
-#: Called inside the transaction that stores a submission, with the form and submission resources
-#: as the API returns them (see SPEC "Forms" and "Submissions"); the notification outbox is one.
-SubmissionHook = Callable[[Transaction, dict[str, Any], dict[str, Any]], Awaitable[None]]
+    from pliers.submissions.service import SubmissionHook, SubmissionService
 
 #: A named health check: returns details, raises when the dependency is down.
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
@@ -42,7 +38,8 @@ class Runtime:
     critical_checks: dict[str, HealthCheck] = field(default_factory=dict)
     #: checks whose failure only makes it ``degraded`` (the cache, the broker)
     optional_checks: dict[str, HealthCheck] = field(default_factory=dict)
-    #: run in the submission's transaction, after it is written and before its event is appended
+    #: run in the transaction that writes a group of submissions, after their rows and before
+    #: their events (see :data:`pliers.submissions.service.SubmissionHook`)
     submission_hooks: list[SubmissionHook] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: the notification outbox (its hook is one of ``submission_hooks``)

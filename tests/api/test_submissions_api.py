@@ -8,6 +8,7 @@ import csv
 import io
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,7 +20,7 @@ from fastapi import FastAPI
 from pliers.errors import Conflict, ValidationError
 from pliers.events.store import Transaction
 from pliers.runtime import Runtime
-from pliers.submissions.service import SubmissionService
+from pliers.submissions.service import SubmissionService, Written
 from pliers.testing.factories import FormBuilder
 
 pytestmark = pytest.mark.integration
@@ -244,9 +245,9 @@ async def test_hooks_run_in_the_transaction_with_the_api_resources(
 ) -> None:
     seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
 
-    async def hook(tx: Transaction, form: dict[str, Any], submission: dict[str, Any]) -> None:
+    async def hook(tx: Transaction, written: Sequence[Written]) -> None:
         assert tx.connection is not None
-        seen.append((form, submission))
+        seen.extend(written)
 
     runtime.submission_hooks.append(hook)
     form = await create_form(client, FormBuilder().with_text_field("a").build())
@@ -254,6 +255,26 @@ async def test_hooks_run_in_the_transaction_with_the_api_resources(
     assert response.status_code == 201
     fetched_form = (await client.get(f"/v1/forms/forms/{form['id']}")).json()["data"]
     assert seen == [(fetched_form, response.json()["data"])]
+
+
+async def test_hooks_are_called_once_per_group_with_each_submission(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """Concurrent submissions reach a hook together, so it can store what it derives at once."""
+    calls: list[list[str]] = []
+
+    async def hook(tx: Transaction, written: Sequence[Written]) -> None:
+        calls.append([submission["id"] for _, submission in written])
+
+    runtime.submission_hooks.append(hook)
+    form = await create_form(client, FormBuilder().with_text_field("a").build())
+    responses = await asyncio.gather(
+        *(submit(client, form["id"], {"a": str(i)}) for i in range(30))
+    )
+    assert [r.status_code for r in responses] == [201] * 30
+    hooked = [submission_id for call in calls for submission_id in call]
+    assert sorted(hooked) == sorted(r.json()["data"]["id"] for r in responses)
+    assert len(calls) < 30
 
 
 @pytest.mark.parametrize(
@@ -267,7 +288,7 @@ async def test_a_failing_hook_rolls_the_submission_back(
     failure: Exception,
     status: int,
 ) -> None:
-    async def hook(tx: Transaction, form: dict[str, Any], submission: dict[str, Any]) -> None:
+    async def hook(tx: Transaction, written: Sequence[Written]) -> None:
         raise failure
 
     form = await create_form(client, FormBuilder().with_text_field("a").build())
@@ -417,8 +438,8 @@ async def test_concurrent_submissions_succeed_or_fail_each_on_their_own(
 ) -> None:
     """Submissions written together in one transaction still fail alone."""
 
-    async def hook(tx: Transaction, form: dict[str, Any], submission: dict[str, Any]) -> None:
-        if submission["data"]["n"] == 13:
+    async def hook(tx: Transaction, written: Sequence[Written]) -> None:
+        if any(submission["data"]["n"] == 13 for _, submission in written):
             raise Conflict("thirteen is unlucky")
 
     runtime.submission_hooks.append(hook)
@@ -489,8 +510,8 @@ async def test_a_hook_failing_in_a_group_undoes_only_its_own_submission(
 ) -> None:
     """Concurrent submissions are written together; one refused by a hook leaves the rest."""
 
-    async def hook(tx: Transaction, form: dict[str, Any], submission: dict[str, Any]) -> None:
-        if submission["data"]["a"] == "refuse me":
+    async def hook(tx: Transaction, written: Sequence[Written]) -> None:
+        if any(submission["data"]["a"] == "refuse me" for _, submission in written):
             raise ValidationError("Submission validation failed: refused by a hook")
 
     form = await create_form(client, FormBuilder().with_text_field("a").build())

@@ -63,7 +63,7 @@ async def submit(
     }
     async with rt.store.transaction() as tx:
         for hook in rt.submission_hooks:
-            await hook(tx, form, submission)
+            await hook(tx, [(form, submission)])
         [result] = await tx.append(
             [
                 NewEvent(

@@ -57,7 +57,7 @@ async def test_a_rolled_back_submission_queues_nothing(
 
     async def failing_submission() -> None:
         async with quiet_runtime.store.transaction() as tx:
-            await outbox.hook(tx, form, submission)
+            await outbox.hook(tx, [(form, submission)])
             raise RuntimeError("the submission failed after the hook")
 
     with pytest.raises(RuntimeError, match="after the hook"):

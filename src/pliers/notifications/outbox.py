@@ -212,9 +212,14 @@ class NotificationOutbox:
 
     # -- the submission hook --------------------------------------------------------------------
 
-    async def hook(self, tx: Transaction, form: dict[str, Any], submission: dict[str, Any]) -> None:
-        """Queue the form's notifications in the submission's transaction: inserts, no network."""
-        queued = notifications_for(form, submission)
+    async def hook(
+        self, tx: Transaction, written: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> None:
+        """Queue the notifications of written submissions in their transaction, in one insert.
+
+        A :data:`pliers.submissions.service.SubmissionHook`; no network.
+        """
+        queued = [n for form, submission in written for n in notifications_for(form, submission)]
         if queued:
             await self.adapter.enqueue(tx.connection, queued)
             self._enqueued_at = time.monotonic()

@@ -40,8 +40,13 @@ from pliers.forms.values import storable
 from pliers.submissions.export import csv_chunks
 from pliers.submissions.model import NewSubmission
 
-#: ``await hook(tx, form, submission)`` with both as the API returns them.
-SubmissionHook = Callable[[Transaction, dict[str, Any], dict[str, Any]], Awaitable[None]]
+#: A written submission and its form, both as the API returns them (SPEC "Forms", "Submissions").
+Written = tuple[dict[str, Any], dict[str, Any]]
+#: ``await hook(tx, written)``: called once per group, in its transaction, with every submission
+#: the group writes, so that a hook can store what it derives in one statement (the notification
+#: outbox is one). Raising rolls the group back; each submission is then written alone, so the
+#: failure undoes only the one at fault. Submissions of one form share its resource: read only.
+SubmissionHook = Callable[[Transaction, Sequence[Written]], Awaitable[None]]
 #: What became of one request: the stored submission, or why not.
 Outcome = dict[str, Any] | Exception
 EXPORT_PAGE = 500
@@ -121,18 +126,29 @@ class SubmissionService:
             if accepted:
                 await self.records.insert_submissions(tx, [s for _, _, s in accepted])
                 written = [(i, s, s.to_wire()) for i, _, s in accepted]
-                # A hook that fails rolls the whole group back; _write_queued then writes each
-                # submission alone, so the failure undoes only its own submission.
-                for (_, form, _), (_, _, wire) in zip(accepted, written, strict=True):
-                    form_wire = form.to_wire()
-                    for hook in self.hooks:
-                        await hook(tx, form_wire, wire)
+                if self.hooks:
+                    await self._run_hooks(tx, accepted, written)
             results = await tx.append([_created(s) for _, s, _ in written]) if written else []
         if results:
             await self.events.committed(max(r.position for r in results))
         for i, _, wire in written:
             outcomes[i] = wire
         return [o for o in outcomes if o is not None]
+
+    async def _run_hooks(
+        self,
+        tx: Transaction,
+        accepted: list[tuple[int, FormRecord, SubmissionRecord]],
+        written: list[tuple[int, SubmissionRecord, dict[str, Any]]],
+    ) -> None:
+        forms = {form.id: form for _, form, _ in accepted}
+        form_wires = {form_id: form.to_wire() for form_id, form in forms.items()}
+        pairs = [
+            (form_wires[form.id], wire)
+            for (_, form, _), (_, _, wire) in zip(accepted, written, strict=True)
+        ]
+        for hook in self.hooks:
+            await hook(tx, pairs)
 
     def _checked(self, form: FormRecord | None, request: NewSubmission) -> FormRecord:
         if form is None:

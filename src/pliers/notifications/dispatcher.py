@@ -46,6 +46,7 @@ class Dispatcher:
         self.retry_max = retry_max
         self.stop_grace_seconds = stop_grace_seconds
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._pending: list[_Outcome] = []
         self._record_lock = asyncio.Lock()
         #: outcomes this dispatcher recorded since it was created
@@ -64,11 +65,20 @@ class Dispatcher:
             return
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="pliers-notification-dispatcher")
+        # woken by mail that other processes queue (PostgreSQL LISTEN), not only by the poll
+        self._watch = asyncio.create_task(
+            self.outbox.adapter.watch(self.outbox.wakeup.set), name="pliers-outbox-watch"
+        )
 
     async def stop(self) -> None:
         """Finish the batch in hand (up to the grace period), then stop claiming."""
         if self._task is None:
             return
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         self._stopping.set()
         self.outbox.wakeup.set()
         try:

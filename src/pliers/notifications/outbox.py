@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -91,6 +91,14 @@ class OutboxStore(Protocol):
     """
 
     async def enqueue(self, conn: Any, notifications: Sequence[NewNotification]) -> None: ...
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever any process commits queued mail, until cancelled.
+
+        Returns at once where the backend has no such signal; the dispatcher's poll (and the
+        in-process wake-up of :class:`NotificationOutbox`) then find the mail.
+        """
+        ...
 
     async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
         """Mark up to ``limit`` due rows ``sending`` for ``lease_seconds``, counting an attempt.

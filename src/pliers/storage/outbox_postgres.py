@@ -2,11 +2,19 @@
 
 Claims use ``FOR UPDATE SKIP LOCKED``, so any number of dispatchers share one queue without
 handing the same row to two of them; the database clock decides what is due.
+
+Queueing mail (and re-queueing it) sends a ``NOTIFY`` on :data:`CHANNEL` in the same transaction:
+PostgreSQL delivers it on commit only, so a dispatcher in any process that ``LISTEN``s wakes when
+there is committed mail to claim, and never for mail that was rolled back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import asyncpg
@@ -14,6 +22,25 @@ import asyncpg
 from pliers.notifications.outbox import NewNotification, Notification, Status
 from pliers.storage.postgres import PostgresEventStore
 from pliers.storage.postgres_errors import translated
+
+log = logging.getLogger(__name__)
+
+#: The channel a commit that queued mail notifies; the payload is the number of rows queued.
+CHANNEL = "pliers_outbox"
+#: Longest wait between two attempts to listen again after the connection was lost (seconds).
+MAX_BACKOFF = 30.0
+_ENQUEUE = f"""
+WITH queued AS (
+    INSERT INTO notifications (id, submission_id, form_id, channel, recipients, subject, body, html)
+    SELECT v.id, v.submission_id, v.form_id, v.channel, v.recipients::jsonb, v.subject, v.body,
+           v.html
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                  $7::text[], $8::boolean[])
+           AS v(id, submission_id, form_id, channel, recipients, subject, body, html)
+    RETURNING 1
+)
+SELECT pg_notify('{CHANNEL}', count(*)::text) FROM queued
+"""
 
 _COLUMNS = (
     "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"
@@ -48,23 +75,52 @@ class PostgresOutboxStore:
     async def enqueue(
         self, conn: asyncpg.Connection, notifications: Sequence[NewNotification]
     ) -> None:
-        await conn.executemany(
-            "INSERT INTO notifications (id, submission_id, form_id, channel, recipients,"
-            " subject, body, html) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            [
-                (
-                    n.id,
-                    n.submission_id,
-                    n.form_id,
-                    n.channel,
-                    n.recipients,
-                    n.subject,
-                    n.body,
-                    n.html,
-                )
-                for n in notifications
-            ],
+        await conn.execute(
+            _ENQUEUE,
+            [n.id for n in notifications],
+            [n.submission_id for n in notifications],
+            [n.form_id for n in notifications],
+            [n.channel for n in notifications],
+            # as JSON text: asyncpg would take a list inside an array for one more dimension
+            [json.dumps(n.recipients) for n in notifications],
+            [n.subject for n in notifications],
+            [n.body for n in notifications],
+            [n.html for n in notifications],
         )
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever any process commits queued mail, until cancelled.
+
+        Listens on a connection of its own (a pooled one would carry the ``LISTEN`` to whoever
+        acquires it next). When that connection is lost it listens again, after a growing pause,
+        and wakes once on success: mail committed in between is due by then.
+        """
+        if self.store.url is None:
+            return  # a store built on a pool alone: the dispatcher's poll finds the mail
+        backoff = 1.0
+        while True:
+            try:
+                await self._listen(self.store.url, wake)
+                log.warning("lost the connection listening for queued mail; listening again")
+                backoff = 1.0
+            except Exception as e:  # whatever it was, the poll goes on and this tries again
+                log.warning("cannot listen for queued mail (%s); retrying in %.0f s", e, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    @staticmethod
+    async def _listen(url: str, wake: Callable[[], None]) -> None:
+        """LISTEN on a new connection, waking on each notice; returns once it is lost."""
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await conn.add_listener(CHANNEL, lambda *_notice: wake())
+            wake()
+            await lost.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(conn.close(timeout=2))
 
     async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
         async with self.store.connection() as conn, translated():
@@ -138,9 +194,10 @@ class PostgresOutboxStore:
 
     async def requeue(self, conn: asyncpg.Connection, notification_id: str) -> Notification | None:
         row = await conn.fetchrow(
-            "UPDATE notifications SET status = 'queued', attempts = 0, next_attempt_at = now(),"
-            " locked_until = NULL, updated_at = now()"
-            f" WHERE id = $1 AND status = 'failed' RETURNING {_COLUMNS}",
+            "WITH requeued AS (UPDATE notifications SET status = 'queued', attempts = 0,"
+            " next_attempt_at = now(), locked_until = NULL, updated_at = now()"
+            f" WHERE id = $1 AND status = 'failed' RETURNING {_COLUMNS})"
+            f" SELECT requeued.*, pg_notify('{CHANNEL}', '1') FROM requeued",
             notification_id,
         )
         return _row(row) if row is not None else None

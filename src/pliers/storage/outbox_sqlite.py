@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -92,6 +92,9 @@ class SqliteOutboxStore:
                 for n in notifications
             ],
         )
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """SQLite has no cross-process signal: a dispatcher in another process polls."""
 
     async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
         now = _now()

@@ -131,8 +131,10 @@ class PostgresTransaction:
 class PostgresEventStore:
     backend = "postgres"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str | None = None) -> None:
         self.pool = pool
+        #: where the pool connects; for connections of their own (LISTEN)
+        self.url = url
         self._group = GroupCommit(self)
 
     @classmethod
@@ -161,7 +163,7 @@ class PostgresEventStore:
             ) from e
         except (asyncpg.PostgresError, ValueError) as e:
             raise ConfigurationError(f"PostgreSQL at {_where(url)} refused: {e}") from e
-        store = cls(pool)
+        store = cls(pool, url)
         if migrate:
             await store.migrate()
         return store

@@ -7,6 +7,8 @@ found by the poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +16,7 @@ import asyncpg
 import pytest
 
 from pliers.runtime import Runtime
-from pliers.storage.outbox_postgres import CHANNEL
+from pliers.storage.outbox_postgres import CHANNEL, PostgresOutboxStore
 from pliers.testing import MockEmailProvider, running_runtime
 
 from .helpers import all_sent, eventually, form_resource, submit
@@ -144,3 +146,26 @@ async def _all_failed(rt: Runtime) -> bool:
     assert rt.notifications is not None
     found = await rt.notifications.list()
     return bool(found) and {n.status for n in found} == {"failed"}
+
+
+async def test_listening_is_tried_again_while_the_database_cannot_be_reached(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="pliers.storage.outbox_postgres")
+    unreachable = SimpleNamespace(url="postgresql://postgres@127.0.0.1:1/pliers")
+    woke: list[None] = []
+    watching = asyncio.create_task(
+        PostgresOutboxStore(unreachable).watch(lambda: woke.append(None))
+    )
+
+    async def tried_twice() -> bool:
+        return sum("cannot listen for queued mail" in r.getMessage() for r in caplog.records) >= 2
+
+    try:
+        await eventually(tried_twice, "a second attempt after the first failed", limit=10)
+    finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+    assert woke == []
+    assert watching.cancelled()

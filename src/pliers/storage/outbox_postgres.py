@@ -97,16 +97,18 @@ class PostgresOutboxStore:
         """
         if self.store.url is None:
             return  # a store built on a pool alone: the dispatcher's poll finds the mail
-        backoff = 1.0
+        delay = 1.0
         while True:
             try:
                 await self._listen(self.store.url, wake)
-                log.warning("lost the connection listening for queued mail; listening again")
-                backoff = 1.0
             except Exception as e:  # whatever it was, the poll goes on and this tries again
-                log.warning("cannot listen for queued mail (%s); retrying in %.0f s", e, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                log.warning("cannot listen for queued mail (%s); trying again in %.0f s", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+            else:
+                log.warning("lost the connection listening for queued mail; listening again")
+                delay = 1.0
+                await asyncio.sleep(delay)
 
     @staticmethod
     async def _listen(url: str, wake: Callable[[], None]) -> None:

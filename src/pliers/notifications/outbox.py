@@ -13,13 +13,16 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pliers.errors import NotificationNotFailed, NotificationNotFound
 from pliers.events.model import NewEvent, format_time
 from pliers.events.service import EventService
 from pliers.events.store import EventStore, Transaction
 from pliers.notifications.templating import default_body, render, render_subject
+
+if TYPE_CHECKING:
+    from pliers.submissions.service import Written
 
 Status = Literal["queued", "sending", "sent", "failed"]
 STATUSES: tuple[Status, ...] = ("queued", "sending", "sent", "failed")
@@ -220,9 +223,7 @@ class NotificationOutbox:
 
     # -- the submission hook --------------------------------------------------------------------
 
-    async def hook(
-        self, tx: Transaction, written: Sequence[tuple[dict[str, Any], dict[str, Any]]]
-    ) -> None:
+    async def hook(self, tx: Transaction, written: Sequence[Written]) -> None:
         """Queue the notifications of written submissions in their transaction, in one insert.
 
         A :data:`pliers.submissions.service.SubmissionHook`; no network.

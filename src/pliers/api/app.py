@@ -15,6 +15,7 @@ from pliers.api import notifications as notifications_api
 from pliers.api import submissions as submissions_api
 from pliers.api.limits import BodySizeLimit
 from pliers.api.stream import router as stream_router
+from pliers.logs import fold_library_tracebacks
 from pliers.runtime import Runtime
 from pliers.settings import Settings, load_settings
 
@@ -63,4 +64,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     logging.getLogger("pliers").setLevel(settings.log_level.upper())
+    fold_library_tracebacks()  # here too: each of uvicorn's worker processes builds its app
     return app

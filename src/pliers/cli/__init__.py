@@ -14,6 +14,7 @@ from rich.logging import RichHandler
 
 from pliers import __version__
 from pliers.errors import PliersError
+from pliers.logs import fold_library_tracebacks
 from pliers.settings import Settings, load_settings
 from pliers.storage import open_store
 
@@ -189,6 +190,7 @@ def main() -> None:
         format="%(message)s",
         handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
     )
+    fold_library_tracebacks()
     try:
         app()
     except KeyboardInterrupt:

@@ -419,6 +419,38 @@ async def test_csv_export_round_trips_and_neutralises_formulas(
     ]
 
 
+async def test_csv_keeps_the_answers_to_fields_of_earlier_versions(
+    client: httpx.AsyncClient,
+) -> None:
+    """A field removed or renamed by a later version still has its column, after the current."""
+    form = await create_form(
+        client, FormBuilder().with_text_field("email").with_text_field("phone").build()
+    )
+    first = await submit(client, form["id"], {"email": "a@example.com", "phone": "555-0100"})
+    v2 = FormBuilder().with_text_field("email").with_text_field("mobile").build()
+    assert (await client.put(f"/v1/forms/forms/{form['id']}", json=v2)).status_code == 200
+    v3 = FormBuilder().with_text_field("mobile").with_text_field("email").build()
+    assert (await client.put(f"/v1/forms/forms/{form['id']}", json=v3)).status_code == 200
+    second = await submit(client, form["id"], {"email": "b@example.com", "mobile": "555-0199"})
+    assert first.status_code == second.status_code == 201
+
+    response = await client.get(f"/v1/forms/forms/{form['id']}/submissions.csv")
+    rows = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert list(rows[0]) == [
+        "id",
+        "formVersion",
+        "submittedBy",
+        "createdAt",
+        "mobile",
+        "email",
+        "phone",
+    ]
+    assert [(r["formVersion"], r["email"], r["mobile"], r["phone"]) for r in rows] == [
+        ("1", "a@example.com", "", "555-0100"),
+        ("3", "b@example.com", "555-0199", ""),
+    ]
+
+
 async def test_csv_of_a_form_without_submissions_is_the_header(client: httpx.AsyncClient) -> None:
     form = await create_form(client, FormBuilder().with_text_field("a").build())
     response = await client.get(f"/v1/forms/forms/{form['id']}/submissions.csv")

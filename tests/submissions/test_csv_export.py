@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from pliers.submissions.export import cell, neutralise
+from pliers.forms.records import FormRecord
+from pliers.submissions.export import cell, field_columns, header, neutralise
 
 
 @pytest.mark.parametrize(
@@ -39,3 +41,28 @@ def test_other_text_is_unchanged(text: str) -> None:
 )
 def test_cell(value: Any, expected: str) -> None:
     assert cell(value) == expected
+
+
+def _version(number: int, *names: str) -> FormRecord:
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    fields = [{"name": name, "type": "text"} for name in names]
+    body = {"fields": fields, "validation": [], "notifications": []}
+    return FormRecord("form-1", "Form", None, body, number, "active", at, at, event_sequence=number)
+
+
+def test_columns_are_the_current_fields_then_retired_ones_newest_first() -> None:
+    current = _version(3, "a")
+    earlier = [_version(1, "a", "x", "shared"), _version(2, "y", "a", "shared")]
+    assert field_columns(current, earlier) == ["a", "y", "shared", "x"]
+    assert header(field_columns(current, earlier))[4:] == ["a", "y", "shared", "x"]
+
+
+def test_a_retired_field_named_like_a_fixed_column_is_prefixed() -> None:
+    assert header(field_columns(_version(2, "a"), [_version(1, "id")])) == [
+        "id",
+        "formVersion",
+        "submittedBy",
+        "createdAt",
+        "a",
+        "data.id",
+    ]

@@ -1,5 +1,8 @@
 """Submissions as CSV: one row per submission, one column per field of the form.
 
+The columns are the current version's fields, then the fields that only earlier versions had
+(the newest version first), so answers to a field since removed or renamed are exported too.
+
 Cells that a spreadsheet would run as a formula (text starting with ``= + - @``, a tab or a
 carriage return, or their full-width forms) get a leading ``'``, as OWASP advises against CSV
 injection. Numbers are written as numbers, so ``-5`` stays a number.
@@ -10,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from pliers.forms.records import FormRecord, SubmissionRecord
@@ -48,13 +51,24 @@ def _plain(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def header(form: FormRecord) -> list[str]:
+def field_columns(current: FormRecord, earlier: Sequence[FormRecord] = ()) -> list[str]:
+    """The fields exported: ``current``'s, then those only ``earlier`` versions had."""
+    names = [f["name"] for f in current.body["fields"]]
+    seen = set(names)
+    for version in sorted(earlier, key=lambda form: form.version, reverse=True):
+        for name in (f["name"] for f in version.body["fields"]):
+            if name not in seen:
+                seen.add(name)
+                names.append(name)
+    return names
+
+
+def header(field_names: Sequence[str]) -> list[str]:
     """The column names; a field named like a fixed column is written as ``data.<name>``."""
-    names = [f["name"] for f in form.body["fields"]]
-    return [*META_COLUMNS, *(f"data.{n}" if n in META_COLUMNS else n for n in names)]
+    return [*META_COLUMNS, *(f"data.{n}" if n in META_COLUMNS else n for n in field_names)]
 
 
-def row(form_fields: list[str], submission: SubmissionRecord) -> list[str]:
+def row(form_fields: Sequence[str], submission: SubmissionRecord) -> list[str]:
     wire = submission.to_wire()
     return [
         cell(wire["id"]),
@@ -66,13 +80,12 @@ def row(form_fields: list[str], submission: SubmissionRecord) -> list[str]:
 
 
 async def csv_chunks(
-    form: FormRecord, pages: AsyncIterator[Iterable[SubmissionRecord]]
+    field_names: Sequence[str], pages: AsyncIterator[Iterable[SubmissionRecord]]
 ) -> AsyncIterator[str]:
-    """The CSV text of ``form``'s submissions, one chunk per page read from the store."""
+    """The CSV text of submissions with ``field_names`` as columns, one chunk per page read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header(form))
-    field_names = [f["name"] for f in form.body["fields"]]
+    writer.writerow(header(field_names))
     yield _drain(buffer)
     async for submissions in pages:
         for submission in submissions:

@@ -37,7 +37,7 @@ from pliers.forms import validation
 from pliers.forms.records import FormRecord, FormRecords, SubmissionRecord, decode_cursor, page
 from pliers.forms.service import FormService, check_id, is_id
 from pliers.forms.values import storable
-from pliers.submissions.export import csv_chunks
+from pliers.submissions.export import csv_chunks, field_columns
 from pliers.submissions.model import NewSubmission
 
 #: A written submission and its form, both as the API returns them (SPEC "Forms", "Submissions").
@@ -183,8 +183,9 @@ class SubmissionService:
     async def export_csv(self, form_id: str) -> AsyncIterator[str]:
         """The CSV of every submission the form has now; an unknown form fails before any row."""
         form = await self.forms.get(form_id)
+        earlier = [await self.forms.get(form_id, version=v) for v in range(1, form.version)]
         upto = await self.records.last_submission_seq(form_id)
-        return csv_chunks(form, self._pages(form_id, upto))
+        return csv_chunks(field_columns(form, earlier), self._pages(form_id, upto))
 
     async def _pages(self, form_id: str, upto: int) -> AsyncIterator[list[SubmissionRecord]]:
         after = 0

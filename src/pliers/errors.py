@@ -57,6 +57,24 @@ class DuplicateEvent(Conflict):
     code = "DUPLICATE_EVENT"
 
 
+class IdempotencyKeyReused(Conflict):
+    """An ``Idempotency-Key`` that a different submission to the same form was stored under."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    """Another writer stored a submission under the same key while this one was being written."""
+
+    code = "IDEMPOTENCY_KEY_IN_FLIGHT"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a submission with this Idempotency-Key was stored while this one was being "
+            "written; send the request again to receive it"
+        )
+
+
 class PayloadTooLarge(PliersError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"

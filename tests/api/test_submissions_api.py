@@ -17,10 +17,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from pliers.api.app import create_app
 from pliers.errors import Conflict, ValidationError
 from pliers.events.store import Transaction
 from pliers.runtime import Runtime
 from pliers.submissions.service import SubmissionService, Written
+from pliers.testing import client_for, running_runtime
 from pliers.testing.factories import FormBuilder
 
 pytestmark = pytest.mark.integration
@@ -556,3 +558,139 @@ async def test_a_hook_failing_in_a_group_undoes_only_its_own_submission(
         "/v1/events/events/query", json={"query": {"eventTypes": ["submission.created"]}}
     )
     assert len(query.json()["data"]["events"]) == 9
+
+
+# -- Idempotency-Key ---------------------------------------------------------------------------
+
+
+async def submit_once(
+    client: httpx.AsyncClient, form_id: str, data: dict[str, Any], key: str, **extra: Any
+) -> httpx.Response:
+    return await client.post(
+        "/v1/submissions/submissions",
+        json={"formId": form_id, "data": data, **extra},
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def count_created(client: httpx.AsyncClient) -> int:
+    query = await client.post(
+        "/v1/events/events/query",
+        json={"query": {"eventTypes": ["submission.created"], "limit": 1000}},
+    )
+    return len(query.json()["data"]["events"])
+
+
+async def test_a_retry_with_the_same_idempotency_key_is_answered_with_the_stored_submission(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    form = await create_form(client, FormBuilder().with_text_field("a").build())
+    first = await submit_once(client, form["id"], {"a": "x"}, "key-1", submittedBy="ada")
+    again = await submit_once(client, form["id"], {"a": "x"}, "key-1", submittedBy="ada")
+    assert first.status_code == 201
+    assert "idempotent-replayed" not in first.headers
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await count_rows(database_url, "submissions") == 1
+    assert await count_created(client) == 1
+
+
+async def test_a_different_submission_under_a_used_key_is_409(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    form = await create_form(client, FormBuilder().with_text_field("a").build())
+    first = await submit_once(client, form["id"], {"a": "x"}, "key-1")
+    for changed in (
+        {"data": {"a": "y"}},
+        {"data": {"a": "x"}, "submittedBy": "someone else"},
+        {"data": {"a": "x"}, "metadata": {"source": "kiosk"}},
+    ):
+        data = changed.pop("data")
+        response = await submit_once(client, form["id"], data, "key-1", **changed)
+        assert response.status_code == 409, response.text
+        error = response.json()["error"]
+        assert error["code"] == "IDEMPOTENCY_KEY_REUSED"
+        assert first.json()["data"]["id"] in error["message"]
+    assert await count_rows(database_url, "submissions") == 1
+
+
+async def test_idempotency_keys_are_per_form_and_optional(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    one = await create_form(client, FormBuilder().with_text_field("a").build())
+    two = await create_form(client, FormBuilder().with_text_field("a").build())
+    on_one = await submit_once(client, one["id"], {"a": "x"}, "shared")
+    on_two = await submit_once(client, two["id"], {"a": "x"}, "shared")
+    unkeyed = [await submit(client, one["id"], {"a": "x"}) for _ in range(2)]
+    assert [r.status_code for r in (on_one, on_two, *unkeyed)] == [201] * 4
+    assert len({r.json()["data"]["id"] for r in (on_one, on_two, *unkeyed)}) == 4
+    assert await count_rows(database_url, "submissions") == 4
+
+
+async def test_concurrent_requests_with_one_key_store_one_submission(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Retries racing each other (and other submissions in the same groups) store one."""
+    form = await create_form(client, FormBuilder().with_text_field("a").build())
+    retries = [submit_once(client, form["id"], {"a": "x"}, "racing") for _ in range(20)]
+    others = [submit_once(client, form["id"], {"a": str(i)}, f"other-{i}") for i in range(10)]
+    responses = await asyncio.gather(*retries, *others)
+    racing, other = responses[:20], responses[20:]
+    assert sorted(r.status_code for r in racing) == [200] * 19 + [201]
+    assert len({r.json()["data"]["id"] for r in racing}) == 1
+    assert [r.status_code for r in other] == [201] * 10
+    assert await count_rows(database_url, "submissions") == 11
+    assert await count_created(client) == 11
+
+
+async def test_a_retry_after_the_form_was_archived_gets_the_stored_submission(
+    client: httpx.AsyncClient,
+) -> None:
+    form = await create_form(client, FormBuilder().with_text_field("a").build())
+    first = await submit_once(client, form["id"], {"a": "x"}, "before-archive")
+    assert (await client.delete(f"/v1/forms/forms/{form['id']}")).status_code == 200
+    again = await submit_once(client, form["id"], {"a": "x"}, "before-archive")
+    assert again.status_code == 200
+    assert again.json()["data"] == first.json()["data"]
+    fresh = await submit_once(client, form["id"], {"a": "x"}, "after-archive")
+    assert fresh.status_code == 409
+    assert fresh.json()["error"]["code"] == "FORM_ARCHIVED"
+
+
+@pytest.mark.parametrize("key", [b"", b"k" * 256, "clé".encode("latin-1"), b"tab\there"])
+async def test_unusable_idempotency_keys_are_400(
+    client: httpx.AsyncClient, database_url: str, key: bytes
+) -> None:
+    form = await create_form(client, FormBuilder().with_text_field("a").build())
+    response = await client.post(
+        "/v1/submissions/submissions",
+        json={"formId": form["id"], "data": {"a": "x"}},
+        headers={"Idempotency-Key": key},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert await count_rows(database_url, "submissions") == 0
+
+
+async def test_two_processes_racing_with_one_key_store_one_submission(
+    pliers_db_url: str,
+) -> None:
+    """Two runtimes on one PostgreSQL database: the unique index decides, the loser replays."""
+    async with (
+        running_runtime(pliers_db_url) as first_rt,
+        running_runtime(pliers_db_url) as second_rt,
+        client_for(create_app(runtime=first_rt)) as first,
+        client_for(create_app(runtime=second_rt)) as second,
+    ):
+        form = await create_form(first, FormBuilder().with_text_field("a").build())
+        for round_ in range(10):
+            key = f"race-{round_}"
+            responses = await asyncio.gather(
+                *(submit_once(c, form["id"], {"a": "x"}, key) for c in (first, second) * 3)
+            )
+            assert sorted(r.status_code for r in responses) == [200] * 5 + [201], [
+                r.text for r in responses
+            ]
+            assert len({r.json()["data"]["id"] for r in responses}) == 1
+        assert await count_rows(pliers_db_url, "submissions") == 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from starlette.responses import Response
 
 from pliers.api.deps import require_json, runtime
@@ -16,11 +16,27 @@ router = APIRouter(
     prefix="/v1/submissions", tags=["submissions"], dependencies=[Depends(require_json)]
 )
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Send a retry with the same key to receive the stored submission (200) "
+        "instead of storing it twice; keys are unique per form.",
+    ),
+]
 
 
 @router.post("/submissions", status_code=201, summary="Submit data to a form")
-async def create_submission(body: NewSubmission, rt: RuntimeDep) -> Response:
-    return ok(await rt.submissions.create(body), 201)
+async def create_submission(
+    body: NewSubmission, rt: RuntimeDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    accepted = await rt.submissions.create(body, idempotency_key=idempotency_key)
+    if accepted.created:
+        return ok(accepted.submission, 201)
+    response = ok(accepted.submission, 200)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @router.get("/submissions", summary="List submissions in creation order, optionally of one form")

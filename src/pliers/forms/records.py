@@ -90,6 +90,8 @@ class SubmissionRecord:
     created_at: datetime
     status: str = "submitted"
     seq: int = 0
+    #: the client's ``Idempotency-Key``, unique per form; not part of the resource
+    idempotency_key: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -131,6 +133,12 @@ class FormRecords(Protocol):
     async def insert_submissions(
         self, tx: Transaction, submissions: Sequence[SubmissionRecord]
     ) -> None: ...
+
+    async def submissions_by_key(
+        self, tx: Transaction, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], SubmissionRecord]:
+        """The stored submissions among ``(form_id, idempotency_key)`` pairs, by pair."""
+        ...
 
     async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None: ...
 

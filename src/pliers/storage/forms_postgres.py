@@ -16,7 +16,10 @@ _FORM = (
     "f.seq, f.id, f.name, f.description, f.body, f.version, f.status, f.event_sequence,"
     " f.created_at, f.updated_at"
 )
-_SUBMISSION = "seq, id, form_id, form_version, data, submitted_by, metadata, status, created_at"
+_SUBMISSION = (
+    "seq, id, form_id, form_version, data, submitted_by, metadata, status, created_at,"
+    " idempotency_key"
+)
 
 
 def _form(row: asyncpg.Record) -> FormRecord:
@@ -45,6 +48,7 @@ def _submission(row: asyncpg.Record) -> SubmissionRecord:
         metadata=row["metadata"],
         status=row["status"],
         created_at=row["created_at"],
+        idempotency_key=row["idempotency_key"],
     )
 
 
@@ -127,7 +131,7 @@ class PostgresFormRecords:
         async with translated():
             await conn.executemany(
                 "INSERT INTO submissions (id, form_id, form_version, data, submitted_by, metadata,"
-                " status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                " status, created_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 [
                     (
                         s.id,
@@ -138,10 +142,25 @@ class PostgresFormRecords:
                         s.metadata,
                         s.status,
                         s.created_at,
+                        s.idempotency_key,
                     )
                     for s in submissions
                 ],
             )
+
+    async def submissions_by_key(
+        self, tx: Transaction, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], SubmissionRecord]:
+        conn: Conn = tx.connection
+        async with translated():
+            rows = await conn.fetch(
+                f"SELECT {_SUBMISSION} FROM submissions"
+                " WHERE (form_id, idempotency_key) IN"
+                " (SELECT * FROM unnest($1::text[], $2::text[]))",
+                [form_id for form_id, _ in keys],
+                [key for _, key in keys],
+            )
+        return {(r["form_id"], r["idempotency_key"]): _submission(r) for r in rows}
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return await self._store.fetch(sql, *args)

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiosqlite
 
-from pliers.errors import PliersError, ValidationError
+from pliers.errors import IdempotencyKeyInFlight, PliersError, ValidationError
 from pliers.events.model import format_time, parse_time
 from pliers.events.store import Transaction
 from pliers.forms.records import FormRecord, FormStatus, SubmissionRecord
@@ -25,7 +25,10 @@ _FORM = (
     "f.seq, f.id, f.name, f.description, f.body, f.version, f.status, f.event_sequence,"
     " f.created_at, f.updated_at"
 )
-_SUBMISSION = "seq, id, form_id, form_version, data, submitted_by, metadata, status, created_at"
+_SUBMISSION = (
+    "seq, id, form_id, form_version, data, submitted_by, metadata, status, created_at,"
+    " idempotency_key"
+)
 
 
 def _dumps(value: Any) -> str:
@@ -43,6 +46,10 @@ async def _translated() -> AsyncIterator[None]:
             "Submission validation failed: text contains an unpaired surrogate",
             details=[{"field": "body", "rule": "text", "message": str(e)}],
         ) from e
+    except sqlite3.IntegrityError as e:
+        if "submissions.idempotency_key" in str(e):
+            raise IdempotencyKeyInFlight() from e
+        raise
     except sqlite3.OperationalError as e:
         outage = unavailable(e)
         if outage is None:
@@ -76,6 +83,7 @@ def _submission(row: Sequence[Any]) -> SubmissionRecord:
         metadata=json.loads(row[6]),
         status=row[7],
         created_at=parse_time(row[8]),
+        idempotency_key=row[9],
     )
 
 
@@ -167,7 +175,7 @@ class SqliteFormRecords:
         async with _translated():
             await conn.executemany(
                 "INSERT INTO submissions (id, form_id, form_version, data, submitted_by, metadata,"
-                " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         s.id,
@@ -178,10 +186,28 @@ class SqliteFormRecords:
                         _dumps(s.metadata),
                         s.status,
                         format_time(s.created_at),
+                        s.idempotency_key,
                     )
                     for s in submissions
                 ],
             )
+
+    async def submissions_by_key(
+        self, tx: Transaction, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], SubmissionRecord]:
+        conn: aiosqlite.Connection = tx.connection
+        found: dict[tuple[str, str], SubmissionRecord] = {}
+        async with _translated():
+            for form_id, key in keys:  # an embedded database: a query per key costs no round trip
+                async with conn.execute(
+                    f"SELECT {_SUBMISSION} FROM submissions"
+                    " WHERE form_id = ? AND idempotency_key = ?",
+                    (form_id, key),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is not None:
+                    found[(form_id, key)] = _submission(row)
+        return found
 
     async def _fetch(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
         return await self._store.fetch(sql, args)

@@ -10,6 +10,7 @@ import asyncpg
 
 from pliers.errors import (
     DuplicateEvent,
+    IdempotencyKeyInFlight,
     PliersError,
     SequenceConflict,
     ServiceUnavailable,
@@ -44,6 +45,8 @@ def from_state(state: str | None, message: str, detail: str | None) -> PliersErr
             return SequenceConflict(
                 "sequence conflict: two events of the request claim the same sequence number"
             )
+        if "submissions_idempotency_idx" in message:
+            return IdempotencyKeyInFlight()
     if state in _UNSTORABLE_STATES:
         return ValidationError(
             "Event validation failed: text contains characters the store cannot hold",

@@ -13,6 +13,13 @@ waits for the database: with one, the process sat idle through each group's roun
 Each submission still succeeds or fails on its own: a refused submission writes nothing, and if a
 hook or the group's append fails the requests are retried one by one, so only the one at fault
 fails.
+
+A request may carry an idempotency key (the ``Idempotency-Key`` header), unique per form: sending
+it again is answered with the submission stored under it, not stored twice, and a different
+submission under a used key is refused. A group holds each key once; a repeat waits for a later
+group. When another writer (the other group, another process) stores the same key first, the
+unique index refuses this group's insert once that writer has committed, and the group is written
+again: the second pass finds the stored submission.
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pliers.errors import (
     FormArchived,
     FormNotFound,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
     PliersError,
     SubmissionNotFound,
     ValidationError,
@@ -47,8 +56,19 @@ Written = tuple[dict[str, Any], dict[str, Any]]
 #: outbox is one). Raising rolls the group back; each submission is then written alone, so the
 #: failure undoes only the one at fault. Submissions of one form share its resource: read only.
 SubmissionHook = Callable[[Transaction, Sequence[Written]], Awaitable[None]]
+
+
+class Accepted(NamedTuple):
+    """A submission as the API returns it; ``created`` is False when a retry found it stored."""
+
+    submission: dict[str, Any]
+    created: bool = True
+
+
+#: One request: what the client sent, and its idempotency key.
+Request = tuple[NewSubmission, str | None]
 #: What became of one request: the stored submission, or why not.
-Outcome = dict[str, Any] | Exception
+Outcome = Accepted | Exception
 EXPORT_PAGE = 500
 MAX_GROUP = 100
 #: groups in flight at once (each on its own connection)
@@ -70,28 +90,44 @@ class SubmissionService:
         self.forms = forms
         #: the runtime's own list, so hooks registered later are called too
         self.hooks = hooks
-        self._queue: list[tuple[NewSubmission, asyncio.Future[dict[str, Any]]]] = []
+        self._queue: list[tuple[Request, asyncio.Future[Accepted]]] = []
         self._writers: set[asyncio.Task[None]] = set()
 
-    async def create(self, request: NewSubmission) -> dict[str, Any]:
+    async def create(
+        self, request: NewSubmission, *, idempotency_key: str | None = None
+    ) -> Accepted:
         check_id(request.form_id)
         _check_storable(request)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._queue.append((request, future))
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
+        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._queue.append(((request, idempotency_key), future))
         if len(self._writers) < WRITERS:
             writer = asyncio.create_task(self._write_queued())
             self._writers.add(writer)
             writer.add_done_callback(self._writers.discard)
         return await future
 
+    def _next_group(self) -> list[tuple[Request, asyncio.Future[Accepted]]]:
+        """Up to MAX_GROUP queued requests in order, each idempotency key (per form) once."""
+        group: list[tuple[Request, asyncio.Future[Accepted]]] = []
+        rest: list[tuple[Request, asyncio.Future[Accepted]]] = []
+        keys: set[tuple[str, str]] = set()
+        for queued in self._queue:
+            (request, key), _ = queued
+            if len(group) == MAX_GROUP or (key is not None and (request.form_id, key) in keys):
+                rest.append(queued)
+                continue
+            group.append(queued)
+            if key is not None:
+                keys.add((request.form_id, key))
+        self._queue = rest
+        return group
+
     async def _write_queued(self) -> None:
         while self._queue:
-            group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-            requests = [request for request, _ in group]
-            try:
-                outcomes = await self._write(requests)
-            except Exception as e:
-                outcomes = [e] if len(group) == 1 else await self._write_one_by_one(requests)
+            group = self._next_group()
+            outcomes = await self._write_group([request for request, _ in group])
             for (_, future), outcome in zip(group, outcomes, strict=True):
                 if future.done():
                     continue  # the caller went away; what it sent is stored all the same
@@ -100,7 +136,17 @@ class SubmissionService:
                 else:
                     future.set_result(outcome)
 
-    async def _write_one_by_one(self, requests: list[NewSubmission]) -> list[Outcome]:
+    async def _write_group(self, requests: list[Request]) -> list[Outcome]:
+        try:
+            try:
+                return await self._write(requests)
+            except IdempotencyKeyInFlight:
+                # the writer that stored the key has committed: a second pass finds its submission
+                return await self._write(requests)
+        except Exception as e:
+            return [e] if len(requests) == 1 else await self._write_one_by_one(requests)
+
+    async def _write_one_by_one(self, requests: list[Request]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for request in requests:
             try:
@@ -109,20 +155,26 @@ class SubmissionService:
                 outcomes.append(e)
         return outcomes
 
-    async def _write(self, requests: list[NewSubmission]) -> list[Outcome]:
+    async def _write(self, requests: list[Request]) -> list[Outcome]:
         """Store the acceptable ``requests`` in one transaction; the others get their error."""
         outcomes: list[Outcome | None] = [None] * len(requests)
         written: list[tuple[int, SubmissionRecord, dict[str, Any]]] = []
+        keys = sorted({(r.form_id, key) for r, key in requests if key is not None})
         async with self.store.transaction() as tx:
-            forms = await self.records.lock_forms(tx, sorted({r.form_id for r in requests}))
+            forms = await self.records.lock_forms(tx, sorted({r.form_id for r, _ in requests}))
+            stored = await self.records.submissions_by_key(tx, keys) if keys else {}
             accepted: list[tuple[int, FormRecord, SubmissionRecord]] = []
-            for i, request in enumerate(requests):
+            for i, (request, key) in enumerate(requests):
                 try:
+                    earlier = stored.get((request.form_id, key)) if key is not None else None
+                    if earlier is not None:
+                        outcomes[i] = _replayed(earlier, request)
+                        continue
                     form = self._checked(forms.get(request.form_id), request)
                 except PliersError as e:
                     outcomes[i] = e
                     continue
-                accepted.append((i, form, _record(form, request)))
+                accepted.append((i, form, _record(form, request, key)))
             if accepted:
                 await self.records.insert_submissions(tx, [s for _, _, s in accepted])
                 written = [(i, s, s.to_wire()) for i, _, s in accepted]
@@ -132,7 +184,7 @@ class SubmissionService:
         if results:
             await self.events.committed(max(r.position for r in results))
         for i, _, wire in written:
-            outcomes[i] = wire
+            outcomes[i] = Accepted(wire)
         return [o for o in outcomes if o is not None]
 
     async def _run_hooks(
@@ -199,7 +251,7 @@ class SubmissionService:
             after = found[-1].seq
 
 
-def _record(form: FormRecord, request: NewSubmission) -> SubmissionRecord:
+def _record(form: FormRecord, request: NewSubmission, key: str | None) -> SubmissionRecord:
     return SubmissionRecord(
         id=str(uuid.uuid4()),
         form_id=form.id,
@@ -208,7 +260,38 @@ def _record(form: FormRecord, request: NewSubmission) -> SubmissionRecord:
         submitted_by=request.submitted_by,
         metadata=request.metadata,
         created_at=datetime.now(UTC),
+        idempotency_key=key,
     )
+
+
+def _replayed(stored: SubmissionRecord, request: NewSubmission) -> Accepted:
+    """The stored submission for a repeated request; a different one under its key is refused.
+
+    Answered as stored, even when the form has since changed or been archived: the submission
+    was accepted when it was first sent.
+    """
+    if (stored.data, stored.submitted_by, stored.metadata) != (
+        request.data,
+        request.submitted_by,
+        request.metadata,
+    ):
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {stored.idempotency_key!r} was used for a different submission "
+            f"to this form ({stored.id}); use a new key for new data"
+        )
+    return Accepted(stored.to_wire(), created=False)
+
+
+def check_idempotency_key(key: str) -> None:
+    """A key is 1 to 255 visible ASCII characters (spaces allowed inside)."""
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise ValidationError(
+            "Submission validation failed: Idempotency-Key must be 1 to 255 printable ASCII "
+            "characters",
+            details=[
+                {"field": "Idempotency-Key", "rule": "idempotencyKey", "message": "invalid key"}
+            ],
+        )
 
 
 def _created(submission: SubmissionRecord) -> NewEvent:

@@ -66,7 +66,7 @@ class Accepted(NamedTuple):
 
 
 #: One request: what the client sent, and its idempotency key.
-Request = tuple[NewSubmission, str | None]
+Submitted = tuple[NewSubmission, str | None]
 #: What became of one request: the stored submission, or why not.
 Outcome = Accepted | Exception
 EXPORT_PAGE = 500
@@ -90,7 +90,7 @@ class SubmissionService:
         self.forms = forms
         #: the runtime's own list, so hooks registered later are called too
         self.hooks = hooks
-        self._queue: list[tuple[Request, asyncio.Future[Accepted]]] = []
+        self._queue: list[tuple[Submitted, asyncio.Future[Accepted]]] = []
         self._writers: set[asyncio.Task[None]] = set()
 
     async def create(
@@ -108,10 +108,10 @@ class SubmissionService:
             writer.add_done_callback(self._writers.discard)
         return await future
 
-    def _next_group(self) -> list[tuple[Request, asyncio.Future[Accepted]]]:
+    def _next_group(self) -> list[tuple[Submitted, asyncio.Future[Accepted]]]:
         """Up to MAX_GROUP queued requests in order, each idempotency key (per form) once."""
-        group: list[tuple[Request, asyncio.Future[Accepted]]] = []
-        rest: list[tuple[Request, asyncio.Future[Accepted]]] = []
+        group: list[tuple[Submitted, asyncio.Future[Accepted]]] = []
+        rest: list[tuple[Submitted, asyncio.Future[Accepted]]] = []
         keys: set[tuple[str, str]] = set()
         for queued in self._queue:
             (request, key), _ = queued
@@ -136,7 +136,7 @@ class SubmissionService:
                 else:
                     future.set_result(outcome)
 
-    async def _write_group(self, requests: list[Request]) -> list[Outcome]:
+    async def _write_group(self, requests: list[Submitted]) -> list[Outcome]:
         try:
             try:
                 return await self._write(requests)
@@ -146,7 +146,7 @@ class SubmissionService:
         except Exception as e:
             return [e] if len(requests) == 1 else await self._write_one_by_one(requests)
 
-    async def _write_one_by_one(self, requests: list[Request]) -> list[Outcome]:
+    async def _write_one_by_one(self, requests: list[Submitted]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for request in requests:
             try:
@@ -155,7 +155,7 @@ class SubmissionService:
                 outcomes.append(e)
         return outcomes
 
-    async def _write(self, requests: list[Request]) -> list[Outcome]:
+    async def _write(self, requests: list[Submitted]) -> list[Outcome]:
         """Store the acceptable ``requests`` in one transaction; the others get their error."""
         outcomes: list[Outcome | None] = [None] * len(requests)
         written: list[tuple[int, SubmissionRecord, dict[str, Any]]] = []

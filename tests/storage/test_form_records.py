@@ -85,6 +85,13 @@ async def test_forms_round_trip_with_their_versions(runtime: Runtime, records: F
     assert first.updated_at == form.updated_at
     assert await records.get_form(form.id, version=3) is None
     assert await records.get_form("missing") is None
+    versions = await records.form_versions(form.id)
+    assert [(v.version, v.name, v.body) for v in versions] == [
+        (1, "Form", BODY),
+        (2, "Form v2", v2.body),
+    ]
+    assert versions[0] == first
+    assert await records.form_versions("missing") == []
 
 
 async def test_writes_roll_back_with_their_transaction(

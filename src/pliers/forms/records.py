@@ -142,6 +142,10 @@ class FormRecords(Protocol):
 
     async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None: ...
 
+    async def form_versions(self, form_id: str) -> list[FormRecord]:
+        """Every version of the form, oldest first; empty for an unknown form."""
+        ...
+
     async def list_forms(
         self, *, after: int, limit: int, status: FormStatus | None = None
     ) -> list[FormRecord]:

@@ -25,6 +25,12 @@ _FORM = (
     "f.seq, f.id, f.name, f.description, f.body, f.version, f.status, f.event_sequence,"
     " f.created_at, f.updated_at"
 )
+#: Versions of the form ``?``, each as the form was at that version.
+_VERSIONS = (
+    "SELECT f.seq, f.id, v.name, v.description, v.body, v.version, f.status, f.event_sequence,"
+    " f.created_at, v.created_at"
+    " FROM forms f JOIN form_versions v ON v.form_id = f.id WHERE f.id = ?"
+)
 _SUBMISSION = (
     "seq, id, form_id, form_version, data, submitted_by, metadata, status, created_at,"
     " idempotency_key"
@@ -216,14 +222,11 @@ class SqliteFormRecords:
         if version is None:
             rows = await self._fetch(f"SELECT {_FORM} FROM forms f WHERE f.id = ?", (form_id,))
         else:
-            rows = await self._fetch(
-                "SELECT f.seq, f.id, v.name, v.description, v.body, v.version, f.status,"
-                " f.event_sequence, f.created_at, v.created_at"
-                " FROM forms f JOIN form_versions v ON v.form_id = f.id"
-                " WHERE f.id = ? AND v.version = ?",
-                (form_id, version),
-            )
+            rows = await self._fetch(f"{_VERSIONS} AND v.version = ?", (form_id, version))
         return _form(rows[0]) if rows else None
+
+    async def form_versions(self, form_id: str) -> list[FormRecord]:
+        return [_form(r) for r in await self._fetch(f"{_VERSIONS} ORDER BY v.version", (form_id,))]
 
     async def list_forms(
         self, *, after: int, limit: int, status: FormStatus | None = None

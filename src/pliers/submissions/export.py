@@ -51,11 +51,11 @@ def _plain(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def field_columns(current: FormRecord, earlier: Sequence[FormRecord] = ()) -> list[str]:
-    """The fields exported: ``current``'s, then those only ``earlier`` versions had."""
+def field_columns(current: FormRecord, versions: Sequence[FormRecord] = ()) -> list[str]:
+    """The fields exported: ``current``'s, then those only other ``versions`` had."""
     names = [f["name"] for f in current.body["fields"]]
     seen = set(names)
-    for version in sorted(earlier, key=lambda form: form.version, reverse=True):
+    for version in sorted(versions, key=lambda form: form.version, reverse=True):
         for name in (f["name"] for f in version.body["fields"]):
             if name not in seen:
                 seen.add(name)

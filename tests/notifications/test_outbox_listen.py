@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,12 +28,22 @@ pytestmark = pytest.mark.integration
 SLOW_POLL = 60.0
 
 
-def mailing(email_provider: MockEmailProvider) -> dict[str, object]:
-    return {
-        "sendgrid_api_key": "key",
-        "sendgrid_base_url": email_provider.base_url,
-        "notify_poll_seconds": SLOW_POLL,
-    }
+@asynccontextmanager
+async def worker_and_web(
+    url: str, email_provider: MockEmailProvider, **worker_settings: Any
+) -> AsyncIterator[tuple[Runtime, Runtime]]:
+    """Two runtimes on one database: one delivers mail (polling once a minute), one does not."""
+    async with (
+        running_runtime(
+            url,
+            sendgrid_api_key="key",
+            sendgrid_base_url=email_provider.base_url,
+            notify_poll_seconds=SLOW_POLL,
+            **worker_settings,
+        ) as worker,
+        running_runtime(url, dispatcher_enabled=False) as web,
+    ):
+        yield worker, web
 
 
 async def listening_pids(url: str) -> list[int]:
@@ -64,10 +76,7 @@ async def _one_listener(url: str) -> bool:
 async def test_mail_queued_by_another_process_is_delivered_without_waiting_for_the_poll(
     pliers_db_url: str, email_provider: MockEmailProvider
 ) -> None:
-    async with (
-        running_runtime(pliers_db_url, **mailing(email_provider)) as worker,
-        running_runtime(pliers_db_url, dispatcher_enabled=False) as web,
-    ):
+    async with worker_and_web(pliers_db_url, email_provider) as (worker, web):
         await idle_listener(pliers_db_url, worker)
         await submit(web, form_resource())
         await eventually(lambda: all_sent(worker.notifications), "delivered", limit=10)
@@ -77,10 +86,7 @@ async def test_mail_queued_by_another_process_is_delivered_without_waiting_for_t
 async def test_the_dispatcher_listens_again_after_losing_its_connection(
     pliers_db_url: str, email_provider: MockEmailProvider
 ) -> None:
-    async with (
-        running_runtime(pliers_db_url, **mailing(email_provider)) as worker,
-        running_runtime(pliers_db_url, dispatcher_enabled=False) as web,
-    ):
+    async with worker_and_web(pliers_db_url, email_provider) as (worker, web):
         first = await idle_listener(pliers_db_url, worker)
         admin = await asyncpg.connect(pliers_db_url)
         try:
@@ -128,10 +134,8 @@ async def test_a_retry_asked_of_another_process_is_delivered_without_waiting_for
     pliers_db_url: str, email_provider: MockEmailProvider
 ) -> None:
     email_provider.fail(400, "The from address does not match a verified Sender Identity")
-    async with (
-        running_runtime(pliers_db_url, **mailing(email_provider), notify_max_attempts=1) as worker,
-        running_runtime(pliers_db_url, dispatcher_enabled=False) as web,
-    ):
+    retries_once = worker_and_web(pliers_db_url, email_provider, notify_max_attempts=1)
+    async with retries_once as (worker, web):
         assert web.notifications is not None
         await idle_listener(pliers_db_url, worker)
         await submit(web, form_resource())

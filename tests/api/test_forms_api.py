@@ -369,3 +369,25 @@ async def test_list_walks_every_form_once(client: httpx.AsyncClient) -> None:
     bad = await client.get("/v1/forms/forms", params={"cursor": "garbage"})
     assert bad.status_code == 400
     assert (await client.get("/v1/forms/forms", params={"limit": 0})).status_code == 400
+
+
+async def test_a_form_is_private_unless_it_says_public(client: httpx.AsyncClient) -> None:
+    form = await create(client)
+    assert form["public"] is False
+    assert form["allowedOrigins"] == []
+
+
+async def test_public_settings_are_stored_returned_and_recorded(client: httpx.AsyncClient) -> None:
+    body = registration_form() | {"public": True, "allowedOrigins": ["https://example.com"]}
+    form = await create(client, body)
+    assert form["public"] is True
+    assert form["allowedOrigins"] == ["https://example.com"]
+    fetched = (await client.get(f"/v1/forms/forms/{form['id']}")).json()["data"]
+    assert fetched["public"] is True
+    assert fetched["allowedOrigins"] == ["https://example.com"]
+    [event] = await events_of(client, form["id"])
+    assert event["payload"]["definition"]["public"] is True
+
+    replaced = await client.put(f"/v1/forms/forms/{form['id']}", json=registration_form())
+    assert replaced.status_code == 200
+    assert replaced.json()["data"]["public"] is False  # a replacement replaces the settings too

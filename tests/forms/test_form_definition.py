@@ -330,3 +330,44 @@ def test_every_problem_of_the_rules_is_listed() -> None:
 def test_a_body_that_is_not_an_object_is_refused() -> None:
     error = refused(["not", "a", "form"])
     assert error.details[0]["field"] == "body"
+
+
+def test_public_and_allowed_origins_are_kept_when_given() -> None:
+    body = FormBuilder().with_text_field("name").build() | {
+        "public": True,
+        "allowedOrigins": ["https://example.com", "http://localhost:3000", "*"],
+    }
+    definition, _ = parse_definition(body)
+    assert definition.public is True
+    assert definition.body()["public"] is True
+    assert definition.body()["allowedOrigins"] == body["allowedOrigins"]
+
+
+def test_a_definition_without_public_settings_is_stored_as_before() -> None:
+    definition, _ = parse_definition(FormBuilder().with_text_field("name").build())
+    assert definition.public is False
+    assert set(definition.body()) == {"fields", "validation", "notifications"}
+
+
+@pytest.mark.parametrize(
+    ("origins", "words"),
+    [
+        (["https://example.com/form"], "not an origin"),
+        (["example.com"], "not an origin"),
+        (["ftp://example.com"], "not an origin"),
+        (["https://Example.com"], "lower case"),
+    ],
+)
+def test_a_bad_origin_is_refused(origins: list[str], words: str) -> None:
+    error = refused(
+        FormBuilder().with_text_field("name").build() | {"public": True, "allowedOrigins": origins}
+    )
+    [problem] = error.details
+    assert problem["field"] == "allowedOrigins[0]"
+    assert problem["rule"] == "origin"
+    assert words in problem["message"]
+
+
+def test_public_must_be_a_boolean() -> None:
+    error = refused(FormBuilder().with_text_field("name").build() | {"public": "yes"})
+    assert error.details[0]["field"] == "public"

@@ -46,6 +46,14 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MAX_FIELDS = 200
 MAX_OPTIONS = 1000
 MAX_PATTERN = 1000
+MAX_ORIGINS = 50
+
+#: An origin as browsers send it: scheme, host and optional port; nothing after them.
+ORIGIN_PATTERN = (
+    r"^https?://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
+)
+#: In ``allowedOrigins``: a page on any origin may read and post the public form.
+ANY_ORIGIN = "*"
 
 #: Fields whose value is text.
 TEXT_TYPES = frozenset({"text", "textarea", "email", "url", "tel"})
@@ -125,21 +133,47 @@ class EmailNotification(_Wire):
     html: StrictBool | None = None
 
 
+Origin = Annotated[StrictStr, Field(min_length=1, max_length=300)]
+
+
 class FormDefinition(_Wire):
     name: Name
     description: Text | None = None
     fields: Annotated[list[FieldDef], Field(min_length=1, max_length=MAX_FIELDS)]
     validation: Annotated[list[RuleDef], Field(max_length=10 * MAX_FIELDS)] = []
     notifications: Annotated[list[EmailNotification], Field(max_length=20)] = []
+    #: respondents may read and submit the form without a key (``/v1/public/forms/{id}``)
+    public: StrictBool = False
+    #: origins whose pages may call the public routes from a browser (CORS); ``"*"`` for any
+    allowed_origins: Annotated[list[Origin], Field(max_length=MAX_ORIGINS)] = []
 
     def body(self) -> dict[str, Any]:
-        """``{fields, validation, notifications}`` as stored and returned, keys as given."""
+        """``{fields, validation, notifications}`` as stored and returned, keys as given.
+
+        ``public`` and ``allowedOrigins`` are kept only when given, so a definition that never
+        mentions them is stored (and recorded in its events) exactly as before they existed.
+        """
         dumped = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        return {
+        body = {
             "fields": dumped["fields"],
             "validation": dumped.get("validation", []),
             "notifications": dumped.get("notifications", []),
         }
+        for key in ("public", "allowedOrigins"):
+            if key in dumped:
+                body[key] = dumped[key]
+        return body
+
+
+def is_public(body: dict[str, Any]) -> bool:
+    """May respondents use this form (a stored definition body) without a key?"""
+    return body.get("public") is True
+
+
+def allowed_origins(body: dict[str, Any]) -> list[str]:
+    """The origins of a stored definition body whose pages may call its public routes."""
+    origins: list[str] = body.get("allowedOrigins", [])
+    return origins
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +415,24 @@ def _compile(definition: FormDefinition, problems: list[dict[str, str]]) -> Sche
             f.name, f.type, is_required, message, options, tuple(rules[f.name])
         )
         _check_bounds(specs[f.name], problems)
+    for i, origin in enumerate(definition.allowed_origins):
+        if origin != ANY_ORIGIN and re.fullmatch(ORIGIN_PATTERN, origin) is None:
+            problems.append(
+                _problem(
+                    f"allowedOrigins[{i}]",
+                    "origin",
+                    f"{origin!r} is not an origin: http(s)://host[:port] with no path, or "
+                    f"{ANY_ORIGIN!r} for any",
+                )
+            )
+        elif origin != origin.lower():
+            problems.append(
+                _problem(
+                    f"allowedOrigins[{i}]",
+                    "origin",
+                    f"{origin!r}: write origins in lower case, as browsers send them",
+                )
+            )
     for i, n in enumerate(definition.notifications):
         for j, address in enumerate(n.to):
             if not values.is_email(address):

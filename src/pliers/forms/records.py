@@ -28,7 +28,8 @@ class FormRecord:
     id: str
     name: str
     description: str | None
-    #: ``{fields, validation, notifications}`` as the client gave them (after checking)
+    #: ``{fields, validation, notifications}`` as the client gave them (after checking), and
+    #: ``public`` and ``allowedOrigins`` when given
     body: dict[str, Any]
     version: int
     status: FormStatus
@@ -48,10 +49,24 @@ class FormRecord:
             "fields": self.body["fields"],
             "validation": self.body["validation"],
             "notifications": self.body["notifications"],
+            "public": self.body.get("public", False),
+            "allowedOrigins": self.body.get("allowedOrigins", []),
             "version": self.version,
             "status": self.status,
             "createdAt": format_time(self.created_at),
             "updatedAt": format_time(self.updated_at),
+        }
+
+    def to_public(self) -> dict[str, Any]:
+        """What a respondent needs to render and fill in the form, and nothing else: no
+        notification recipients, origins or other settings of its owner."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "fields": self.body["fields"],
+            "validation": self.body["validation"],
+            "version": self.version,
         }
 
     def to_cache(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from pliers.runtime import Runtime
-from pliers.storage.outbox_postgres import CHANNEL, PostgresOutboxStore
+from pliers.storage.postgres.outbox import CHANNEL, PostgresOutboxStore
 from pliers.testing import MockEmailProvider, running_runtime
 
 from .helpers import all_sent, eventually, form_resource, submit
@@ -155,7 +155,7 @@ async def _all_failed(rt: Runtime) -> bool:
 async def test_listening_is_tried_again_while_the_database_cannot_be_reached(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level("WARNING", logger="pliers.storage.outbox_postgres")
+    caplog.set_level("WARNING", logger="pliers.storage.postgres.outbox")
     unreachable = SimpleNamespace(url="postgresql://postgres@127.0.0.1:1/pliers")
     woke: list[None] = []
     watching = asyncio.create_task(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pliers.storage.postgres import PostgresEventStore
+from pliers.storage.postgres.events import PostgresEventStore
 from pliers.testing import TestDatabase
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 from pliers.errors import DuplicateEvent, SequenceConflict
 from pliers.events.model import EventQuery, NewEvent
 from pliers.runtime import Runtime
-from pliers.storage import postgres_append
+from pliers.storage.postgres import append as postgres_append
 from pliers.testing import TestDatabase, running_runtime
 
 pytestmark = pytest.mark.integration

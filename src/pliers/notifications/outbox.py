@@ -142,10 +142,10 @@ class OutboxStore(Protocol):
 def outbox_store_for(store: EventStore) -> OutboxStore:
     """The outbox adapter of ``store``'s backend."""
     if store.backend == "postgres":
-        from pliers.storage.outbox_postgres import PostgresOutboxStore
+        from pliers.storage.postgres.outbox import PostgresOutboxStore
 
         return PostgresOutboxStore(store)
-    from pliers.storage.outbox_sqlite import SqliteOutboxStore
+    from pliers.storage.sqlite.outbox import SqliteOutboxStore
 
     return SqliteOutboxStore(store)
 

@@ -16,12 +16,12 @@ async def open_store(
     """
     target = DatabaseURL.parse(url)
     if target.backend == "postgres":
-        from pliers.storage.postgres import PostgresEventStore
+        from pliers.storage.postgres.events import PostgresEventStore
 
         return await PostgresEventStore.connect(
             url, min_size=pool_min, max_size=pool_max, migrate=migrate
         )
-    from pliers.storage.sqlite import SqliteEventStore
+    from pliers.storage.sqlite.events import SqliteEventStore
 
     assert target.sqlite_path is not None
     return await SqliteEventStore.connect(target.sqlite_path, migrate=migrate)

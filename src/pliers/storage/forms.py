@@ -9,13 +9,13 @@ from pliers.forms.records import FormRecords
 def form_records(store: EventStore) -> FormRecords:
     """The form and submission read models kept next to ``store``'s events."""
     if store.backend == "postgres":
-        from pliers.storage.forms_postgres import PostgresFormRecords
-        from pliers.storage.postgres import PostgresEventStore
+        from pliers.storage.postgres.events import PostgresEventStore
+        from pliers.storage.postgres.forms import PostgresFormRecords
 
         assert isinstance(store, PostgresEventStore)
         return PostgresFormRecords(store)
-    from pliers.storage.forms_sqlite import SqliteFormRecords
-    from pliers.storage.sqlite import SqliteEventStore
+    from pliers.storage.sqlite.events import SqliteEventStore
+    from pliers.storage.sqlite.forms import SqliteFormRecords
 
     assert isinstance(store, SqliteEventStore)
     return SqliteFormRecords(store)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from pliers.storage import migrations
-from pliers.storage.postgres import apply_migrations
+from pliers.storage.postgres.events import apply_migrations
 from pliers.testing.background import BackgroundLoop
 
 TEMPLATE_PREFIX = "pliers_template_"

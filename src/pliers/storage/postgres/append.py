@@ -19,10 +19,10 @@ from pliers.events.sequencing import (
     lookups,
     starts_new_aggregates,
 )
-from pliers.storage.postgres_errors import translated
+from pliers.storage.postgres.errors import translated
 
 if TYPE_CHECKING:
-    from pliers.storage.postgres import Conn, PostgresEventStore
+    from pliers.storage.postgres.events import Conn, PostgresEventStore
 
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""SQL migrations shipped in the package, one folder per backend, applied in name order."""
+"""SQL migrations shipped in the package, in each backend's ``migrations`` folder, applied in name
+order."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class Migration:
 
 def load(backend: str) -> list[Migration]:
     """The migrations of ``backend`` (``postgres`` or ``sqlite``) in the order they apply."""
-    folder = resources.files(__package__).joinpath(backend)
+    folder = resources.files(__package__).joinpath(backend, "migrations")
     found = [
         Migration(entry.name, entry.read_text(encoding="utf-8"))
         for entry in folder.iterdir()

@@ -27,8 +27,8 @@ from pliers.events.model import (
     StoredEvent,
 )
 from pliers.storage import migrations
-from pliers.storage.postgres_append import GroupCommit, append_in_transaction
-from pliers.storage.postgres_errors import UNAVAILABLE, translated
+from pliers.storage.postgres.append import GroupCommit, append_in_transaction
+from pliers.storage.postgres.errors import UNAVAILABLE, translated
 
 _COLUMNS = (
     'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '

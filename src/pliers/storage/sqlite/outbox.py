@@ -17,7 +17,7 @@ import aiosqlite
 
 from pliers.events.model import format_time, parse_time
 from pliers.notifications.outbox import NewNotification, Notification, Status
-from pliers.storage.sqlite import SqliteEventStore
+from pliers.storage.sqlite.events import SqliteEventStore
 
 _COLUMNS = (
     "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"

@@ -20,8 +20,8 @@ from typing import Any, cast
 import asyncpg
 
 from pliers.notifications.outbox import NewNotification, Notification, Status
-from pliers.storage.postgres import PostgresEventStore
-from pliers.storage.postgres_errors import translated
+from pliers.storage.postgres.errors import translated
+from pliers.storage.postgres.events import PostgresEventStore
 
 log = logging.getLogger(__name__)
 

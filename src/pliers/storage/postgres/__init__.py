@@ -1,0 +1,1 @@
+"""PostgreSQL adapters, through an asyncpg pool."""

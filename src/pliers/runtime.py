@@ -1,4 +1,5 @@
-"""What a running Pliers process holds: settings, the store and the services built on it."""
+"""What a running Pliers process holds: settings, the storage adapters and the services built on
+them. The one place that assembles them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pliers.notifications import (
     mailer_for,
 )
 from pliers.settings import Settings
-from pliers.storage import open_store
+from pliers.storage import Adapters, open_backend
 from pliers.stream.hub import Hub
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 @dataclass
 class Runtime:
     settings: Settings
-    store: EventStore
+    #: every storage adapter of the backend the settings name
+    adapters: Adapters
     events: EventService
     #: checks whose failure makes the platform ``unhealthy`` (the database)
     critical_checks: dict[str, HealthCheck] = field(default_factory=dict)
@@ -52,19 +54,24 @@ class Runtime:
     broker: Broker = field(default_factory=lambda: open_broker(None))
     #: True when ``cache`` is shared by every process (Redis), so invalidation reaches them all
     shared_cache: bool = False
-    #: this process's live-stream dispatcher; built by for_store
+    #: this process's live-stream dispatcher; built by for_adapters
     hub: Hub = field(init=False)
 
+    @property
+    def store(self) -> EventStore:
+        return self.adapters.store
+
     @classmethod
-    def for_store(
-        cls, settings: Settings, store: EventStore, *, redis_url: str | None = None
+    def for_adapters(
+        cls, settings: Settings, adapters: Adapters, *, redis_url: str | None = None
     ) -> Runtime:
-        """A runtime on ``store``; with ``redis_url`` (default: the settings'), cache and broker
+        """A runtime on ``adapters``; with ``redis_url`` (default: the settings'), cache and broker
         use Redis. The caller closes what it opened; :meth:`close` closes the cache and broker."""
         redis_url = redis_url or settings.redis_url
+        store = adapters.store
         runtime = cls(
             settings=settings,
-            store=store,
+            adapters=adapters,
             events=EventService(store),
             cache=open_cache(redis_url),
             broker=open_broker(redis_url),
@@ -88,21 +95,21 @@ class Runtime:
                 return {}
 
             runtime.optional_checks["redis"] = redis
-        runtime.notifications = NotificationOutbox(store, runtime.events)
+        runtime.notifications = NotificationOutbox(store, runtime.events, adapters.outbox)
         runtime.notifications.install()
         runtime.submission_hooks.append(runtime.notifications.hook)
         return runtime
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
-        store = await open_store(
+        adapters = await open_backend(
             settings.database_url,
             migrate=settings.migrate_on_start,
             pool_min=settings.db_pool_min,
             pool_max=settings.db_pool_max,
         )
-        runtime = cls.for_store(settings, store)
-        runtime._closers.insert(0, store.close)  # closed last, after what reads from it
+        runtime = cls.for_adapters(settings, adapters)
+        runtime._closers.insert(0, adapters.close)  # closed last, after what reads from it
         if settings.dispatcher_enabled and runtime.notifications is not None:
             mailer = mailer_for(settings)
             runtime.on_close(mailer.aclose)
@@ -124,10 +131,9 @@ class Runtime:
     def forms(self) -> FormService:
         """The Form Engine, on this runtime's store."""
         from pliers.forms.service import FormService
-        from pliers.storage.forms import form_records
 
         cache = self.cache if self.shared_cache else None
-        return FormService(self.store, form_records(self.store), self.events, cache)
+        return FormService(self.store, self.adapters.forms, self.events, cache)
 
     @cached_property
     def submissions(self) -> SubmissionService:

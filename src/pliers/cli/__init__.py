@@ -16,7 +16,7 @@ from pliers import __version__
 from pliers.errors import PliersError
 from pliers.logs import fold_library_tracebacks
 from pliers.settings import Settings, load_settings
-from pliers.storage import open_store
+from pliers.storage import open_backend
 
 app = typer.Typer(
     name="pliers",
@@ -54,11 +54,11 @@ def _export(settings: Settings, **overrides: object) -> None:
 
 
 async def _migrate(settings: Settings) -> list[str]:
-    store = await open_store(settings.database_url, migrate=False, pool_min=1, pool_max=2)
+    adapters = await open_backend(settings.database_url, migrate=False, pool_min=1, pool_max=2)
     try:
-        return await store.migrate()
+        return await adapters.store.migrate()
     finally:
-        await store.close()
+        await adapters.close()
 
 
 @app.command()
@@ -135,11 +135,11 @@ def serve(
 
 
 async def _check(settings: Settings) -> None:
-    store = await open_store(settings.database_url, migrate=False, pool_min=1, pool_max=1)
+    adapters = await open_backend(settings.database_url, migrate=False, pool_min=1, pool_max=1)
     try:
-        await store.ping()
+        await adapters.store.ping()
     finally:
-        await store.close()
+        await adapters.close()
 
 
 @app.command()

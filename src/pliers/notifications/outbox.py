@@ -1,6 +1,6 @@
 """The notification outbox: mail queued in the submission's own transaction, delivered later.
 
-:class:`OutboxStore` is the storage port (one adapter per backend in :mod:`pliers.storage`);
+:class:`OutboxStore` is the storage port (each backend package under :mod:`pliers.storage` has one);
 :class:`NotificationOutbox` is the service on top of it: the submission hook, the queries the API
 serves, re-queueing, and the wake-up signal the dispatcher waits on.
 """
@@ -139,17 +139,6 @@ class OutboxStore(Protocol):
     ) -> list[Notification]: ...
 
 
-def outbox_store_for(store: EventStore) -> OutboxStore:
-    """The outbox adapter of ``store``'s backend."""
-    if store.backend == "postgres":
-        from pliers.storage.postgres.outbox import PostgresOutboxStore
-
-        return PostgresOutboxStore(store)
-    from pliers.storage.sqlite.outbox import SqliteOutboxStore
-
-    return SqliteOutboxStore(store)
-
-
 def notifications_for(
     form: Mapping[str, Any], submission: Mapping[str, Any]
 ) -> list[NewNotification]:
@@ -212,12 +201,10 @@ class NotificationOutbox:
     #: how long after an enqueue a commit announcement still wakes the dispatcher
     WAKE_WINDOW_SECONDS = 10.0
 
-    def __init__(
-        self, store: EventStore, events: EventService, adapter: OutboxStore | None = None
-    ) -> None:
+    def __init__(self, store: EventStore, events: EventService, adapter: OutboxStore) -> None:
         self.store = store
         self.events = events
-        self.adapter = adapter or outbox_store_for(store)
+        self.adapter = adapter
         self.wakeup = asyncio.Event()
         self._enqueued_at: float | None = None
 

@@ -1,30 +1,34 @@
-"""Storage adapters of the event store; :func:`open_store` picks one from the settings."""
+"""Storage adapters, one package per backend (:mod:`.postgres`, :mod:`.sqlite`).
+
+Each backend package has one factory that builds all of its adapters on shared connections, as an
+:class:`Adapters`; :func:`open_backend` is the one place that picks a backend, from the URL. The
+rest of Pliers receives adapters through their ports and never imports this package, except the
+runtime and the CLI, which assemble it.
+"""
 
 from __future__ import annotations
 
-from pliers.events.store import EventStore
 from pliers.settings import DatabaseURL
+from pliers.storage.adapters import Adapters
 
 
-async def open_store(
+async def open_backend(
     url: str, *, migrate: bool = True, pool_min: int = 2, pool_max: int = 20
-) -> EventStore:
-    """Connect to the store ``url`` names, applying migrations unless told not to.
+) -> Adapters:
+    """Connect to the database ``url`` names, applying migrations unless told not to.
 
     Raises :class:`pliers.errors.ConfigurationError` for a bad URL and
     :class:`pliers.errors.ServiceUnavailable` when the database cannot be reached.
     """
     target = DatabaseURL.parse(url)
     if target.backend == "postgres":
-        from pliers.storage.postgres.events import PostgresEventStore
+        from pliers.storage import postgres
 
-        return await PostgresEventStore.connect(
-            url, min_size=pool_min, max_size=pool_max, migrate=migrate
-        )
-    from pliers.storage.sqlite.events import SqliteEventStore
+        return await postgres.connect(url, min_size=pool_min, max_size=pool_max, migrate=migrate)
+    from pliers.storage import sqlite
 
-    assert target.sqlite_path is not None
-    return await SqliteEventStore.connect(target.sqlite_path, migrate=migrate)
+    assert target.sqlite_path is not None  # parse sets it for every sqlite URL
+    return await sqlite.connect(target.sqlite_path, migrate=migrate)
 
 
-__all__ = ["open_store"]
+__all__ = ["Adapters", "open_backend"]

@@ -1,1 +1,37 @@
-"""PostgreSQL adapters, through an asyncpg pool."""
+"""PostgreSQL adapters, through an asyncpg pool; :func:`adapters` builds all of them."""
+
+from __future__ import annotations
+
+from pliers.storage.adapters import Adapters
+from pliers.storage.postgres.events import PostgresEventStore, apply_migrations
+from pliers.storage.postgres.forms import PostgresFormRecords
+from pliers.storage.postgres.outbox import PostgresOutboxStore
+
+
+def adapters(store: PostgresEventStore) -> Adapters:
+    """Every PostgreSQL adapter, sharing ``store``'s pool."""
+    return Adapters(
+        store=store,
+        forms=PostgresFormRecords(store),
+        outbox=PostgresOutboxStore(store),
+    )
+
+
+async def connect(
+    url: str, *, min_size: int = 2, max_size: int = 20, migrate: bool = True
+) -> Adapters:
+    """Open a pool on ``url`` (migrating unless told not to) and build every adapter on it."""
+    store = await PostgresEventStore.connect(
+        url, min_size=min_size, max_size=max_size, migrate=migrate
+    )
+    return adapters(store)
+
+
+__all__ = [
+    "PostgresEventStore",
+    "PostgresFormRecords",
+    "PostgresOutboxStore",
+    "adapters",
+    "apply_migrations",
+    "connect",
+]

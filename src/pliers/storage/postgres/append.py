@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from pliers.errors import PliersError
 from pliers.events.model import AppendResult, NewEvent
@@ -21,9 +25,8 @@ from pliers.events.sequencing import (
 )
 from pliers.storage.postgres.errors import translated
 
-if TYPE_CHECKING:
-    from pliers.storage.postgres.events import Conn, PostgresEventStore
-
+#: A connection, whether acquired from a pool or opened on its own.
+Conn = asyncpg.Connection | PoolConnectionProxy
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +207,8 @@ class GroupCommit:
 
     MAX_EVENTS = 2000
 
-    def __init__(self, store: PostgresEventStore) -> None:
-        self._store = store
+    def __init__(self, connection: Callable[[], AbstractAsyncContextManager[Conn]]) -> None:
+        self._connection = connection
         self._queue: list[tuple[Sequence[NewEvent], asyncio.Future[list[AppendResult]]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -244,7 +247,7 @@ class GroupCommit:
             group = self._next_group()
             requests = [events for events, _ in group]
             try:
-                async with self._store.connection() as conn, translated():
+                async with self._connection() as conn, translated():
                     outcomes = await append_optimistic(conn, requests)
                     if outcomes is None:
                         await conn.execute(f"BEGIN; {LOCK}")

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pydantic_core
-from asyncpg.pool import PoolConnectionProxy
 
 from pliers.errors import (
     ConfigurationError,
@@ -27,7 +26,7 @@ from pliers.events.model import (
     StoredEvent,
 )
 from pliers.storage import migrations
-from pliers.storage.postgres.append import GroupCommit, append_in_transaction
+from pliers.storage.postgres.append import Conn, GroupCommit, append_in_transaction
 from pliers.storage.postgres.errors import UNAVAILABLE, translated
 
 _COLUMNS = (
@@ -46,9 +45,6 @@ _WIRE = (
     "'payload', payload, 'position', position)"
 )
 _MIGRATION_LOCK = 0x706C69657273  # "pliers": one migrator at a time across processes
-
-#: A connection, whether acquired from a pool or opened on its own.
-Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 def _aggregate_filter(
@@ -135,7 +131,7 @@ class PostgresEventStore:
         self.pool = pool
         #: where the pool connects; for connections of their own (LISTEN)
         self.url = url
-        self._group = GroupCommit(self)
+        self._group = GroupCommit(self.connection)
 
     @classmethod
     async def connect(

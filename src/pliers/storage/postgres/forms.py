@@ -9,8 +9,9 @@ import asyncpg
 
 from pliers.events.store import Transaction
 from pliers.forms.records import FormRecord, FormStatus, SubmissionRecord
+from pliers.storage.postgres.append import Conn
 from pliers.storage.postgres.errors import translated
-from pliers.storage.postgres.events import Conn, PostgresEventStore
+from pliers.storage.postgres.events import PostgresEventStore
 
 _FORM = (
     "f.seq, f.id, f.name, f.description, f.body, f.version, f.status, f.event_sequence,"

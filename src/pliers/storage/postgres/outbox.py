@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 
@@ -69,8 +69,8 @@ def _row(r: asyncpg.Record) -> Notification:
 
 
 class PostgresOutboxStore:
-    def __init__(self, store: Any) -> None:
-        self.store = cast(PostgresEventStore, store)
+    def __init__(self, store: PostgresEventStore) -> None:
+        self.store = store
 
     async def enqueue(
         self, conn: asyncpg.Connection, notifications: Sequence[NewNotification]

@@ -19,11 +19,7 @@ from typing import Any
 import aiosqlite
 
 from pliers.errors import (
-    DuplicateEvent,
-    PliersError,
-    SequenceConflict,
     ServiceUnavailable,
-    ValidationError,
 )
 from pliers.events.model import (
     AppendResult,
@@ -36,6 +32,7 @@ from pliers.events.model import (
 )
 from pliers.events.sequencing import AppendPlanner, Duplicate, Inspection, StoredRef, lookups
 from pliers.storage import migrations
+from pliers.storage.sqlite.errors import translated
 
 _COLUMNS = (
     'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
@@ -97,42 +94,6 @@ def _event_from_row(row: sqlite3.Row) -> StoredEvent:
         metadata=json.loads(row[11]),
         payload=json.loads(row[12]),
     )
-
-
-def unavailable(e: sqlite3.OperationalError) -> ServiceUnavailable | None:
-    """The outage an operational error stands for (locked, unreadable), or None for a bug."""
-    text = str(e)
-    if "locked" in text or "unable to open" in text or "disk I/O" in text:
-        return ServiceUnavailable(f"the database is unavailable: {e}")
-    return None
-
-
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except PliersError:
-        raise
-    except UnicodeEncodeError as e:
-        raise ValidationError(
-            "Event validation failed: text contains characters the store cannot hold "
-            "(an unpaired surrogate)",
-            details=[{"field": "event", "rule": "text", "message": str(e)}],
-        ) from e
-    except sqlite3.IntegrityError as e:
-        text = str(e)
-        if "events.aggregate_id, events.sequence_number" in text:
-            raise SequenceConflict(
-                "sequence conflict: two events of the request claim the same sequence number"
-            ) from e
-        if "events.id" in text:
-            raise DuplicateEvent("an event id in the request is already stored") from e
-        raise
-    except sqlite3.OperationalError as e:
-        outage = unavailable(e)
-        if outage is None:
-            raise
-        raise outage from e
 
 
 def _placeholders(n: int) -> str:
@@ -212,7 +173,7 @@ class SqliteTransaction:
         return self._conn
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        async with _translated():
+        async with translated():
             return await _append(self._conn, events)
 
 
@@ -284,7 +245,7 @@ class SqliteEventStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
-        async with _translated(), self._write_lock:
+        async with translated(), self._write_lock:
             conn = self._writer
             await conn.execute("BEGIN IMMEDIATE")
             try:
@@ -299,7 +260,7 @@ class SqliteEventStore:
 
         The read models of this store (forms, the notification outbox) read through it too.
         """
-        async with _translated(), self._reader.execute(sql, args) as cursor:
+        async with translated(), self._reader.execute(sql, args) as cursor:
             return list(await cursor.fetchall())
 
     async def read_aggregate(

@@ -19,7 +19,8 @@ from pliers.errors import IdempotencyKeyInFlight, PliersError, ValidationError
 from pliers.events.model import format_time, parse_time
 from pliers.events.store import Transaction
 from pliers.forms.records import FormRecord, FormStatus, SubmissionRecord
-from pliers.storage.sqlite.events import SqliteEventStore, unavailable
+from pliers.storage.sqlite.errors import unavailable
+from pliers.storage.sqlite.events import SqliteEventStore
 
 _FORM = (
     "f.seq, f.id, f.name, f.description, f.body, f.version, f.status, f.event_sequence,"

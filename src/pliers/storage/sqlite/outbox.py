@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import aiosqlite
 
@@ -64,8 +64,8 @@ async def _changed(conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) ->
 
 
 class SqliteOutboxStore:
-    def __init__(self, store: Any) -> None:
-        self.store = cast(SqliteEventStore, store)
+    def __init__(self, store: SqliteEventStore) -> None:
+        self.store = store
 
     async def enqueue(
         self, conn: aiosqlite.Connection, notifications: Sequence[NewNotification]

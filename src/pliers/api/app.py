@@ -18,6 +18,7 @@ from pliers.api.stream import router as stream_router
 from pliers.logs import fold_library_tracebacks
 from pliers.runtime import Runtime
 from pliers.settings import Settings, load_settings
+from pliers.web import install as install_pages
 
 ROUTERS = [
     health.router,
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     envelope.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_pages(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     logging.getLogger("pliers").setLevel(settings.log_level.upper())
     fold_library_tracebacks()  # here too: each of uvicorn's worker processes builds its app

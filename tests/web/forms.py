@@ -8,6 +8,7 @@ from typing import Any
 EVERY_TYPE: dict[str, Any] = {
     "name": "Every type",
     "description": "One field of each type",
+    "public": True,
     "fields": [
         {
             "name": "name",

@@ -163,6 +163,7 @@ async def test_user_content_is_rendered_as_text(client: httpx.AsyncClient) -> No
     attack = "<script>alert(1)</script>"
     definition = {
         "name": attack,
+        "public": True,
         "description": f'"><img src=x onerror=alert(1)>{attack}',
         "fields": [
             {"name": "q", "type": "text", "label": attack, "description": attack},
@@ -194,6 +195,28 @@ async def test_unknown_and_archived_forms(client: httpx.AsyncClient) -> None:
     refused = await client.post(f"/f/{form_id}", data=POSTED)
     assert refused.status_code == 410
     assert await _submissions(client, form_id) == []
+
+
+async def test_a_private_form_has_no_page(client: httpx.AsyncClient) -> None:
+    form_id = await _form(client, {**EVERY_TYPE, "public": False})
+    assert (await client.get(f"/f/{form_id}")).status_code == 404
+    refused = await client.post(f"/f/{form_id}", data=POSTED)
+    assert refused.status_code == 404
+    assert await _submissions(client, form_id) == []
+    unsaid = {k: v for k, v in EVERY_TYPE.items() if k != "public"}
+    assert (await client.get(f"/f/{await _form(client, unsaid)}")).status_code == 404
+
+
+async def test_only_allowed_origins_may_frame_the_page(client: httpx.AsyncClient) -> None:
+    closed = await client.get(f"/f/{await _form(client)}")
+    assert "frame-ancestors 'none'" in closed.headers["content-security-policy"]
+    assert closed.headers["x-frame-options"] == "DENY"
+    origins = ["https://shop.example", "http://localhost:3000"]
+    form_id = await _form(client, {**EVERY_TYPE, "allowedOrigins": origins})
+    framed = await client.get(f"/f/{form_id}")
+    csp = framed.headers["content-security-policy"]
+    assert "frame-ancestors https://shop.example http://localhost:3000" in csp
+    assert "x-frame-options" not in framed.headers
 
 
 async def test_api_errors_stay_json(client: httpx.AsyncClient) -> None:

@@ -18,7 +18,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from pliers.context import PUBLIC_ACTOR, RequestContext, current
-from pliers.errors import FormArchived, IdempotencyKeyReused, ValidationError
+from pliers.errors import FormArchived, FormNotFound, IdempotencyKeyReused, ValidationError
+from pliers.forms.definition import ANY_ORIGIN, allowed_origins, is_public
 from pliers.forms.records import FormRecord
 from pliers.runtime import Runtime
 from pliers.submissions.model import NewSubmission
@@ -75,8 +76,19 @@ async def submit_form_page(form_id: str, request: Request) -> Response:
 
 
 async def _public_form(rt: Runtime, form_id: str) -> FormRecord:
-    """The form, if the page may show it; otherwise FormNotFound (404), as for an unknown id."""
-    return await rt.forms.get(form_id)
+    """The form, if the page may show it; a private form is not found, as an unknown id."""
+    form = await rt.forms.get(form_id)
+    if not is_public(form.body):
+        raise FormNotFound(f"form {form_id!r} not found")
+    return form
+
+
+def _frame_ancestors(form: FormRecord) -> str:
+    """Pages of the form's allowed origins may show it in a frame; no other page may."""
+    origins = allowed_origins(form.body)
+    if ANY_ORIGIN in origins:
+        return "*"
+    return " ".join(origins) or "'none'"
 
 
 def _page(
@@ -102,7 +114,13 @@ def _page(
         "idempotency_key": key or _new_key(),
         "done": done,
     }
-    return render(request, "form.html", context, status_code=status_code)
+    return render(
+        request,
+        "form.html",
+        context,
+        status_code=status_code,
+        frame_ancestors=_frame_ancestors(form),
+    )
 
 
 def _closed(request: Request, form: FormRecord) -> Response:

@@ -12,7 +12,7 @@ from pliers.broker import Broker
 from pliers.broker.memory import MemoryBroker
 from pliers.broker.redis import RedisBroker
 from pliers.errors import BrokerUnavailable
-from pliers.testing.plugin import TestCache
+from pliers.testing import TestCache
 
 WAIT = 5.0
 

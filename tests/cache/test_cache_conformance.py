@@ -12,7 +12,7 @@ from pliers.cache import Cache, cached, invalidate
 from pliers.cache.memory import MemoryCache
 from pliers.cache.redis import RedisCache
 from pliers.errors import CacheUnavailable
-from pliers.testing.plugin import TestCache
+from pliers.testing import TestCache
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -126,7 +126,7 @@ async def test_redis_keys_live_under_the_pliers_namespace(pliers_cache: TestCach
     cache = RedisCache.from_url(pliers_cache.url)
     try:
         await cache.set("forms:9", {"a": 1})
-        assert await pliers_cache.client.get("pliers:forms:9") == b'{"a":1}'
+        assert await pliers_cache.get("pliers:forms:9") == b'{"a":1}'
     finally:
         await cache.close()
 

@@ -10,8 +10,7 @@ from pliers.broker.redis import RedisBroker
 from pliers.cache import cached
 from pliers.cache.memory import MemoryCache
 from pliers.cache.redis import RedisCache
-from pliers.testing import EventFactory, client_for, running_runtime
-from pliers.testing.plugin import TestCache
+from pliers.testing import EventFactory, TestCache, client_for, running_runtime
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +38,7 @@ async def test_with_redis_the_runtime_caches_in_redis(
             return {"id": "f1", "version": 1}
 
         assert await cached(runtime.cache, "forms:f1", load, ttl=30) == {"id": "f1", "version": 1}
-        assert await pliers_cache.client.get("pliers:forms:f1") == b'{"id":"f1","version":1}'
+        assert await pliers_cache.get("pliers:forms:f1") == b'{"id":"f1","version":1}'
         async with client_for(create_app(runtime=runtime)) as client:
             body = (await client.get("/health")).json()
         assert body["status"] == "healthy"

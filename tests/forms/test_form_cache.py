@@ -25,7 +25,7 @@ async def test_reads_are_cached_and_a_write_invalidates_them(
     ):
         form_id = (await client.post("/v1/forms/forms", json=form_body())).json()["data"]["id"]
         assert (await client.get(f"/v1/forms/forms/{form_id}")).json()["data"]["name"] == ("Cached")
-        assert await pliers_cache.client.exists(f"pliers:forms:{form_id}:current")
+        assert await pliers_cache.exists(f"pliers:forms:{form_id}:current")
 
         # Behind the cache's back: the next read still comes from Redis.
         await pliers_db.connection.execute(
@@ -39,7 +39,7 @@ async def test_reads_are_cached_and_a_write_invalidates_them(
             json={**form_body(), "name": "Renamed", "expectedVersion": 1},
         )
         assert updated.status_code == 200, updated.text
-        assert not await pliers_cache.client.exists(f"pliers:forms:{form_id}:current")
+        assert not await pliers_cache.exists(f"pliers:forms:{form_id}:current")
         fresh = await client.get(f"/v1/forms/forms/{form_id}")
         assert fresh.json()["data"]["name"] == "Renamed"
         assert fresh.json()["data"]["version"] == 2

@@ -6,8 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from pliers.testing import serve
-from pliers.testing.plugin import LiveServer
+from pliers.testing import LiveServer, serve
 
 
 @pytest.fixture

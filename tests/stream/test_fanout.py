@@ -18,8 +18,7 @@ from stream_helpers import events, nothing_more, subscribe
 from websockets.asyncio.client import connect
 
 from pliers.api.app import create_app
-from pliers.testing import EventFactory, running_runtime, serve
-from pliers.testing.plugin import TestCache
+from pliers.testing import EventFactory, TestCache, running_runtime, serve
 from pliers.testing.postgres import TestDatabase
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 
 from pliers.cli import app
 from pliers.cli.tail import stream_url
-from pliers.testing import EventFactory
-from pliers.testing.plugin import LiveServer
+from pliers.testing import EventFactory, LiveServer
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ async def test_hangs(pliers_db, pliers_cache):
 QUICK = """
 async def test_quick(pliers_db, pliers_cache):
     assert await pliers_db.connection.fetchval("SELECT 1") == 1
-    assert await pliers_cache.client.dbsize() == 0
+    assert await pliers_cache.dbsize() == 0
 """
 
 
@@ -123,7 +123,7 @@ async def test_killed_runs_databases_and_claims_go_at_the_next_run(
         await claims.aclose()
     # this run is alive: its databases survived the other run's cleanup
     assert await _databases(pliers_postgres.admin_url, pliers_db.name) == [pliers_db.name]
-    assert await pliers_cache.client.ping()
+    assert await pliers_cache.ping()
 
 
 async def test_a_finished_run_leaves_only_the_database_it_was_told_to_keep(

@@ -35,10 +35,10 @@ async def test_writes_the_same_aggregate(writer, pliers_client, event_factory):
 
 @pytest.mark.parametrize("writer", ["first", "second", "third", "fourth"])
 async def test_writes_the_same_cache_key(writer, pliers_cache):
-    assert await pliers_cache.client.dbsize() == 0
-    assert await pliers_cache.client.get("shared") is None
-    await pliers_cache.client.set("shared", writer)
-    assert await pliers_cache.client.get("shared") == writer.encode()
+    assert await pliers_cache.dbsize() == 0
+    assert await pliers_cache.get("shared") is None
+    await pliers_cache.set("shared", writer)
+    assert await pliers_cache.get("shared") == writer.encode()
 """
 
 
@@ -86,8 +86,8 @@ async def test_cache_keys_never_leak_between_tests(writer: str, pliers_cache: Te
     """Each test starts on an empty Redis database that is not database 0."""
     assert pliers_cache.index != 0
     assert pliers_cache.url.endswith(f"/{pliers_cache.index}")
-    assert await pliers_cache.client.dbsize() == 0
-    await pliers_cache.client.set("shared-key", writer)
+    assert await pliers_cache.dbsize() == 0
+    await pliers_cache.set("shared-key", writer)
 
 
 @pytest.mark.parametrize(

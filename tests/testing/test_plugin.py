@@ -1,4 +1,4 @@
-"""The plugin loads before coverage starts, so importing it must import no part of Pliers."""
+"""The plugin costs nothing to a run that uses none of its fixtures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,21 @@ from pathlib import Path
 import pytest
 
 import pliers.testing
-from pliers.testing import plugin
+
+HEAVY = ("asyncpg", "redis", "fastapi", "httpx", "uvicorn", "starlette", "pydantic")
+
+RECORD_MODULES = """
+import os, sys
+
+def pytest_sessionfinish(session):
+    loaded = sorted(
+        m for m in sys.modules
+        if m.split(".")[0] in {heavy!r} or m.startswith(("pliers.runtime", "pliers.api",
+                                                          "pliers.storage"))
+    )
+    with open(os.environ["LOADED"], "w") as f:
+        f.write(" ".join(loaded))
+"""
 
 
 def test_entry_point_module_imports_nothing_heavy() -> None:
@@ -25,14 +39,27 @@ def test_entry_point_module_imports_nothing_heavy() -> None:
     assert loaded == ["pliers", "pliers.testing", "pliers.testing.plugin"]
 
 
-def test_helpers_keep_their_old_import_paths() -> None:
-    """``pliers.testing`` and ``pliers.testing.plugin`` still hand out the helpers by name."""
-    from pliers.testing.apps import client_for, running_runtime, serve
+def test_a_run_without_its_fixtures_loads_no_driver_and_finds_no_server(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A plain test with the plugin registered: no driver, no app, no server is looked for."""
+    monkeypatch.setenv("LOADED", str(tmp_path / "loaded"))
+    # a server lookup would fail loudly: nothing listens there and nothing may be started
+    monkeypatch.setenv("PLIERS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/postgres")
+    monkeypatch.setenv("PLIERS_TEST_START_SERVERS", "0")
+    monkeypatch.setenv("PLIERS_REQUIRE_SERVICES", "1")
+    inner.makeconftest(RECORD_MODULES.format(heavy=HEAVY))
+    inner.makepyfile(test_plain="def test_plain():\n    assert sum([1, 2]) == 3\n")
+    # respx is a plugin of this suite's environment, not the plugin's: it imports httpx itself
+    result = inner.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:respx")
+    result.assert_outcomes(passed=1)
+    assert (tmp_path / "loaded").read_text().split() == []
 
-    assert pliers.testing.client_for is client_for
-    assert plugin.running_runtime is running_runtime
-    assert plugin.serve is serve
-    assert set(pliers.testing.__all__) <= set(dir(pliers.testing)) | set(pliers.testing._WHERE)
+
+def test_public_names_resolve() -> None:
+    """Every name in ``pliers.testing.__all__`` is importable from the package."""
+    for name in pliers.testing.__all__:
+        assert getattr(pliers.testing, name) is not None
 
 
 async def test_running_runtime_ignores_outside_services_in_the_environment(

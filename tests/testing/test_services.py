@@ -29,8 +29,8 @@ async def test_database(pliers_db):
 
 async def test_cache(pliers_cache):
     note("cache", pliers_cache.url)
-    await pliers_cache.client.set("k", "v")
-    assert await pliers_cache.client.get("k") == b"v"
+    await pliers_cache.set("k", "v")
+    assert await pliers_cache.get("k") == b"v"
 
 def test_no_service():
     pass

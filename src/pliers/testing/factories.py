@@ -40,7 +40,12 @@ class FormBuilder:
 
     ``FormBuilder().with_name("Signup").with_text_field("email", required=True)
     .with_validation([{"field": "email", "type": "email"}]).build()``
+
+    A form needs a field: when none was added, ``build`` gives it one optional text field,
+    :data:`DEFAULT_FIELD`, so ``FormBuilder().build()`` is a form the server accepts.
     """
+
+    DEFAULT_FIELD: dict[str, Any] = {"name": "name", "type": "text"}  # noqa: RUF012 - copied
 
     def __init__(self) -> None:
         self._name = "Test Form"
@@ -104,7 +109,7 @@ class FormBuilder:
     def build(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "name": self._name,
-            "fields": [dict(f) for f in self._fields],
+            "fields": [dict(f) for f in self._fields or [self.DEFAULT_FIELD]],
             "validation": [dict(r) for r in self._validation],
             "notifications": [dict(n) for n in self._notifications],
         }

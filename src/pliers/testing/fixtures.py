@@ -1,32 +1,37 @@
-"""The plugin's fixtures and hooks (registered by :mod:`pliers.testing.plugin`)."""
+"""The plugin's fixtures and hooks (registered by :mod:`pliers.testing.plugin`).
+
+Registered on every run, used or not: the drivers, the app and the servers are imported by the
+fixtures that need them, and the servers are found when the first test asks, so a run that uses
+none of these fixtures pays for none of them.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-import asyncpg
-import httpx
 import pytest
-import redis.asyncio as aioredis
-from fastapi import FastAPI
 
-from pliers.runtime import Runtime
-from pliers.testing import redis as redis_db
-from pliers.testing import services
-from pliers.testing.apps import LiveServer, client_for, running_runtime, serve
-from pliers.testing.email import MockEmailProvider, email_provider_server
-from pliers.testing.factories import EventFactory, FormBuilder
-from pliers.testing.postgres import DatabasePool, TestDatabase, kept_name, with_database
+if TYPE_CHECKING:
+    import httpx
+    from fastapi import FastAPI
+
+    from pliers.runtime import Runtime
+    from pliers.testing.apps import LiveServer
+    from pliers.testing.email import MockEmailProvider
+    from pliers.testing.factories import EventFactory, FormBuilder
+    from pliers.testing.postgres import DatabasePool, TestDatabase
+    from pliers.testing.redis import RunPresence, TestCache
+    from pliers.testing.services import Services, UnavailableError
 
 KEPT_SECTION = "pliers: database kept"
 _RUN = pytest.StashKey[str]()
 _OWNER = pytest.StashKey[int]()
-_SERVICES = pytest.StashKey[services.Services]()
-_PRESENCE = pytest.StashKey[redis_db.RunPresence]()
-_POOL = pytest.StashKey["DatabasePool | services.UnavailableError"]()
+_SERVICES: pytest.StashKey[Services] = pytest.StashKey()
+_PRESENCE: pytest.StashKey[RunPresence] = pytest.StashKey()
+_POOL: pytest.StashKey[DatabasePool | UnavailableError] = pytest.StashKey()
 _FAILED = pytest.StashKey[bool]()
 _DATABASE = pytest.StashKey[tuple[str, str]]()
 
@@ -39,7 +44,15 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = getattr(config, "workerinput", None)
     config.stash[_RUN] = worker["pliers_run"] if worker else secrets.token_hex(4)
     config.stash[_OWNER] = worker["pliers_owner"] if worker else os.getpid()
-    config.stash[_SERVICES] = services.Services(config.stash[_RUN], config.stash[_OWNER])
+
+
+def _services(config: pytest.Config) -> Services:
+    """The run's servers, looked for the first time a test needs one."""
+    if _SERVICES not in config.stash:
+        from pliers.testing.services import Services
+
+        config.stash[_SERVICES] = Services(config.stash[_RUN], config.stash[_OWNER])
+    return config.stash[_SERVICES]
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -51,12 +64,16 @@ def pytest_configure_node(node: object) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if isinstance(pool := config.stash.get(_POOL, None), DatabasePool):
+    pool = config.stash.get(_POOL, None)
+    if pool is not None and not isinstance(pool, Exception):
         pool.close()  # when no test asked for it after all
     if (presence := config.stash.get(_PRESENCE, None)) is not None:
         presence.close()
-    if not _is_worker(config) and _SERVICES in config.stash:
-        config.stash[_SERVICES].stop_started()
+    if not _is_worker(config):
+        # workers may have started throwaway servers this process never looked for
+        from pliers.testing.services import stop_started
+
+        stop_started(config.stash[_RUN])
 
 
 @pytest.hookimpl(wrapper=True)
@@ -66,6 +83,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.stash[_FAILED] = True
         database = item.stash.get(_DATABASE, None)
         if database is not None and item.config.getoption("pliers_keep_db"):
+            from pliers.testing.postgres import kept_name, with_database
+
             admin_url, name = database
             url = with_database(admin_url, kept_name(name))
             report.sections.append((KEPT_SECTION, url))
@@ -93,24 +112,32 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _start_pool(config: pytest.Config) -> None:
     """Find the run's PostgreSQL server and start this process's pool there, in the background."""
-    if _POOL not in config.stash:
-        try:
-            admin_url = config.stash[_SERVICES].postgres()
-        except services.UnavailableError as e:
-            config.stash[_POOL] = e
-        else:
-            worker = config.workerinput["workerid"] if _is_worker(config) else "main"  # type: ignore[attr-defined]
-            pool = DatabasePool(
-                admin_url,
-                run=config.stash[_RUN],
-                worker=worker,
-                size=config.getoption("pliers_db_pool"),
-            )
-            pool.start_soon()
-            config.stash[_POOL] = pool
+    if _POOL in config.stash:
+        return
+    from pliers.testing.postgres import DatabasePool
+    from pliers.testing.services import UnavailableError
+    from pliers.testing.template import Recipe
+
+    try:
+        admin_url = _services(config).postgres()
+    except UnavailableError as e:
+        config.stash[_POOL] = e
+        return
+    worker = config.workerinput["workerid"] if _is_worker(config) else "main"  # type: ignore[attr-defined]
+    pool = DatabasePool(
+        admin_url,
+        run=config.stash[_RUN],
+        worker=worker,
+        size=config.getoption("pliers_db_pool"),
+        recipe=Recipe.from_config(config),
+    )
+    pool.start_soon()
+    config.stash[_POOL] = pool
 
 
 def _database_pool(config: pytest.Config) -> DatabasePool:
+    from pliers.testing import services
+
     _start_pool(config)
     found = config.stash[_POOL]
     if isinstance(found, services.UnavailableError):
@@ -120,7 +147,11 @@ def _database_pool(config: pytest.Config) -> DatabasePool:
 
 @pytest.fixture(scope="session")
 def pliers_postgres(request: pytest.FixtureRequest) -> Iterator[DatabasePool]:
-    """This process's pool of clones of the migrated template, on the run's PostgreSQL server."""
+    """This process's pool of clones of the template, on the run's PostgreSQL server."""
+    import asyncpg
+
+    from pliers.testing import services
+
     pool = _database_pool(request.config)
     try:
         pool.start()
@@ -132,7 +163,9 @@ def pliers_postgres(request: pytest.FixtureRequest) -> Iterator[DatabasePool]:
 
 @pytest.fixture
 def pliers_db_url(request: pytest.FixtureRequest, pliers_postgres: DatabasePool) -> Iterator[str]:
-    """The URL of a fresh, migrated database for this test, dropped afterwards."""
+    """The URL of a fresh database cloned from the template for this test, dropped afterwards."""
+    from pliers.testing.postgres import with_database
+
     name = pliers_postgres.acquire()
     request.node.stash[_DATABASE] = (pliers_postgres.admin_url, name)
     yield with_database(pliers_postgres.admin_url, name)
@@ -144,7 +177,13 @@ def pliers_db_url(request: pytest.FixtureRequest, pliers_postgres: DatabasePool)
 
 @pytest.fixture
 async def pliers_db(pliers_db_url: str) -> AsyncIterator[TestDatabase]:
-    """A fresh, migrated PostgreSQL database for this test, with a connection to it."""
+    """A fresh database cloned from the template for this test, with a connection to it."""
+    from urllib.parse import urlsplit
+
+    import asyncpg
+
+    from pliers.testing.postgres import TestDatabase
+
     conn = await asyncpg.connect(pliers_db_url)
     try:
         name = urlsplit(pliers_db_url).path.lstrip("/")
@@ -154,10 +193,10 @@ async def pliers_db(pliers_db_url: str) -> AsyncIterator[TestDatabase]:
 
 
 @pytest.fixture
-async def pliers_runtime(
-    pliers_db_url: str, pliers_cache: redis_db.TestCache
-) -> AsyncIterator[Runtime]:
+async def pliers_runtime(pliers_db_url: str, pliers_cache: TestCache) -> AsyncIterator[Runtime]:
     """A started runtime on this test's database and Redis database (cache and fan-out)."""
+    from pliers.testing.apps import running_runtime
+
     async with running_runtime(pliers_db_url, redis_url=pliers_cache.url) as runtime:
         yield runtime
 
@@ -173,6 +212,8 @@ def pliers_app(pliers_runtime: Runtime) -> FastAPI:
 @pytest.fixture
 async def pliers_client(pliers_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client that calls the app in-process (no socket)."""
+    from pliers.testing.apps import client_for
+
     async with client_for(pliers_app) as client:
         yield client
 
@@ -180,20 +221,27 @@ async def pliers_client(pliers_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]
 @pytest.fixture
 async def pliers_server(pliers_app: FastAPI) -> AsyncIterator[LiveServer]:
     """The app on a real socket: ``base_url`` for HTTP, ``ws_url`` for WebSocket."""
+    from pliers.testing.apps import serve
+
     async with serve(pliers_app) as live:
         yield live
 
 
 def _redis_server(config: pytest.Config) -> str:
     """The run's Redis server; first time: announce this run and free stale claims."""
+    import redis
+
+    from pliers.testing import services
+    from pliers.testing.redis import RunPresence
+
     try:
-        url = config.stash[_SERVICES].redis()
+        url = _services(config).redis()
     except services.UnavailableError as e:
         services.unavailable("Redis", str(e), services.REDIS_HOW)
     if _PRESENCE not in config.stash:
         try:
-            presence = redis_db.RunPresence(url, config.stash[_RUN])
-        except (OSError, aioredis.RedisError) as e:
+            presence = RunPresence(url, config.stash[_RUN])
+        except (OSError, redis.RedisError) as e:
             services.unavailable("Redis", f"{url}: {e}", services.REDIS_HOW)
         config.stash[_PRESENCE] = presence
         presence.remove_stale_claims()
@@ -201,38 +249,48 @@ def _redis_server(config: pytest.Config) -> str:
 
 
 @pytest.fixture
-async def pliers_cache(request: pytest.FixtureRequest) -> AsyncIterator[redis_db.TestCache]:
-    """A Redis database nobody else is using, flushed before and after the test."""
+async def pliers_cache(request: pytest.FixtureRequest) -> AsyncIterator[TestCache]:
+    """A ``redis.asyncio.Redis`` on a database nobody else is using, flushed before and after."""
+    import redis
+
+    from pliers.testing import services
+    from pliers.testing.redis import TestCache, claim_database, release_database, with_index
+
     server_url = _redis_server(request.config)
     try:
-        index, token = await redis_db.claim_database(server_url, request.config.stash[_RUN])
-    except (OSError, aioredis.RedisError) as e:
+        index, token = await claim_database(server_url, request.config.stash[_RUN])
+    except (OSError, redis.RedisError) as e:
         services.unavailable("Redis", f"{server_url}: {e}", services.REDIS_HOW)
-    url = redis_db.with_index(server_url, index)
-    client = aioredis.Redis.from_url(url)
+    cache = TestCache(with_index(server_url, index), index)
     try:
-        await client.flushdb()
-        yield redis_db.TestCache(url=url, index=index, client=client)
+        await cache.flushdb()
+        yield cache
     finally:
-        await client.flushdb()
-        await client.aclose()
-        await redis_db.release_database(server_url, index, token)
+        await cache.flushdb()
+        await cache.aclose()
+        await release_database(server_url, index, token)
 
 
 @pytest.fixture
 def event_factory() -> EventFactory:
     """Builds events in the wire form clients send."""
+    from pliers.testing.factories import EventFactory
+
     return EventFactory()
 
 
 @pytest.fixture
 def form_builder() -> FormBuilder:
     """A fresh :class:`FormBuilder` for the body of ``POST /v1/forms/forms``."""
+    from pliers.testing.factories import FormBuilder
+
     return FormBuilder()
 
 
 @pytest.fixture
 async def email_provider() -> AsyncIterator[MockEmailProvider]:
     """A mock of the SendGrid v3 API on a free local port: ``base_url``, ``calls``, controls."""
+    from pliers.testing.email import email_provider_server
+
     async with email_provider_server() as provider:
         yield provider

@@ -1,18 +1,24 @@
 """The pytest plugin (entry point ``pytest11``): real PostgreSQL, Redis and a live server per test.
 
-pytest imports this module before coverage starts, so it declares options only and imports no
-part of Pliers: the fixtures live in :mod:`pliers.testing.fixtures`, registered from
-``pytest_configure``, by which time coverage measures what they import.
+pytest imports this module on every run of every project that installs the plugin, used or not,
+and before coverage starts. So it declares options and hooks only and imports no part of Pliers:
+the fixtures live in :mod:`pliers.testing.fixtures`, registered from ``pytest_configure``, and
+that module in turn imports drivers, the app and the servers only when a test asks for them.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 import pytest
 
 FIXTURES = "pliers.testing.fixtures"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pliers.testing import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,24 +35,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="cloned databases kept ready ahead of the tests, per process (default 4)",
     )
+    parser.addini(
+        "pliers_migrations",
+        type="paths",
+        default=[],
+        help="directories of *.sql files applied to the template database in name order, "
+        "after Pliers' own migrations",
+    )
+    parser.addini(
+        "pliers_schema",
+        default="pliers",
+        help="'pliers' (default): the template carries Pliers' tables; 'none': only yours",
+    )
+    parser.addini(
+        "pliers_template_inputs",
+        type="paths",
+        default=[],
+        help="more files or directories whose contents name the template (e.g. Alembic's "
+        "versions), so a change to them rebuilds it",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin(FIXTURES):
         config.pluginmanager.register(importlib.import_module(FIXTURES), FIXTURES)
-
-
-_MOVED = {
-    "LiveServer": "pliers.testing.apps",
-    "client_for": "pliers.testing.apps",
-    "running_runtime": "pliers.testing.apps",
-    "serve": "pliers.testing.apps",
-    "TestCache": "pliers.testing.redis",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The helpers this module used to define, from where they live now."""
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,9 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from pliers.storage import migrations
-from pliers.storage.postgres.events import apply_migrations
 from pliers.testing.background import BackgroundLoop
+from pliers.testing.template import Recipe
 
 TEMPLATE_PREFIX = "pliers_template_"
 TEST_PREFIX = "pliers_test_"
@@ -54,9 +53,22 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def template_name() -> str:
-    """Named after the migrations' digest, so a changed migration gets a new template."""
-    return TEMPLATE_PREFIX + migrations.fingerprint("postgres")[:16]
+def pliers_fingerprint() -> str:
+    """The digest of Pliers' own PostgreSQL migrations."""
+    from pliers.storage import migrations
+
+    return migrations.fingerprint("postgres")
+
+
+async def apply_pliers_migrations(conn: asyncpg.Connection) -> None:
+    from pliers.storage.postgres.events import apply_migrations
+
+    await apply_migrations(conn)
+
+
+def template_name(recipe: Recipe | None = None) -> str:
+    """Named after the recipe's digest, so a changed migration or hook gets a new template."""
+    return TEMPLATE_PREFIX + (recipe or Recipe()).digest()[:16]
 
 
 def worker_id() -> str:
@@ -69,9 +81,10 @@ def lock_key(hex_digits: str) -> int:
     return key - (1 << 32) if key >= 1 << 31 else key
 
 
-async def ensure_template(admin_url: str) -> str:
+async def ensure_template(admin_url: str, recipe: Recipe | None = None) -> str:
     """Build the template database once (safe when several sessions race); returns its name."""
-    name = template_name()
+    recipe = recipe or Recipe()
+    name = template_name(recipe)
     admin = await asyncpg.connect(admin_url)
     try:
         exists = "SELECT datistemplate FROM pg_database WHERE datname = $1"
@@ -85,9 +98,10 @@ async def ensure_template(admin_url: str) -> str:
             if built is not None:  # a half-built template from an interrupted run
                 await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             await admin.execute(f'CREATE DATABASE "{name}"')
-            conn = await asyncpg.connect(with_database(admin_url, name))
+            url = with_database(admin_url, name)
+            conn = await asyncpg.connect(url)
             try:
-                await apply_migrations(conn)
+                await recipe.build(conn, url)
             finally:
                 await conn.close()
             await admin.execute(f'ALTER DATABASE "{name}" WITH is_template = true')
@@ -136,10 +150,18 @@ class DatabasePool:
     """
 
     def __init__(
-        self, admin_url: str, *, run: str, worker: str, size: int = 4, creators: int = 2
+        self,
+        admin_url: str,
+        *,
+        run: str,
+        worker: str,
+        size: int = 4,
+        creators: int = 2,
+        recipe: Recipe | None = None,
     ) -> None:
         self.admin_url = admin_url
-        self.template = template_name()
+        self.recipe = recipe or Recipe()
+        self.template = template_name(self.recipe)
         self.run = run
         self.worker = re.sub(r"[^a-z0-9]", "", worker.lower()) or "main"
         self.size = max(size, 1)
@@ -223,7 +245,7 @@ class DatabasePool:
             _TEMPLATE_USE_LOCK,
             lock_key(self.template.removeprefix(TEMPLATE_PREFIX)),
         )
-        await ensure_template(self.admin_url)
+        await ensure_template(self.admin_url, self.recipe)
         for _ in range(self._creators):
             self._creating.append(await self._connect())
         for _ in range(_DROPPERS):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -28,15 +27,19 @@ _DELETE_IF = (
 )
 
 
-@dataclass
-class TestCache:
-    """A Redis database nobody else is using, flushed before and after the test."""
+class TestCache(aioredis.Redis):
+    """A client of a Redis database nobody else is using; ``url`` and ``index`` name it."""
 
     __test__ = False
 
     url: str
     index: int
-    client: aioredis.Redis
+
+    def __init__(self, url: str, index: int) -> None:
+        super().__init__(connection_pool=aioredis.ConnectionPool.from_url(url))
+        self.auto_close_connection_pool = True  # as ``Redis.from_url`` does: ``aclose`` ends it
+        self.url = url
+        self.index = index
 
 
 def with_index(url: str, index: int) -> str:

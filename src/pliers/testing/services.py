@@ -157,9 +157,13 @@ class Services:
 
     def stop_started(self) -> None:
         """Stop the throwaway servers of this run (called once, by the run's main process)."""
-        if not self.state.exists():
-            return
-        _stop_recorded(self.state)
+        stop_started(self.run)
+
+
+def stop_started(run: str) -> None:
+    """Stop the throwaway servers run ``run`` started, if it started any."""
+    if (state := state_directory(run)).exists():
+        _stop_recorded(state)
 
 
 @contextlib.contextmanager

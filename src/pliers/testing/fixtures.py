@@ -41,6 +41,9 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from pliers.testing.template import check_options
+
+    check_options(config)
     worker = getattr(config, "workerinput", None)
     config.stash[_RUN] = worker["pliers_run"] if worker else secrets.token_hex(4)
     config.stash[_OWNER] = worker["pliers_owner"] if worker else os.getpid()

@@ -7,7 +7,6 @@ project's ``pytest_pliers_template`` hook. A change to any of them names a new t
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import inspect
 from collections.abc import Callable, Iterable
@@ -34,17 +33,9 @@ class Recipe:
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Recipe:
-        schema = str(config.getini("pliers_schema")).strip().lower() or "pliers"
-        if schema not in SCHEMAS:
-            raise pytest.UsageError(f"pliers_schema = {schema!r}: expected one of {SCHEMAS}")
+        schema = check_options(config)
         sql_dirs = tuple(Path(p) for p in config.getini("pliers_migrations"))
         inputs = tuple(Path(p) for p in config.getini("pliers_template_inputs"))
-        for path in sql_dirs:
-            if not path.is_dir():
-                raise pytest.UsageError(f"pliers_migrations: {path} is not a directory")
-        for path in inputs:
-            if not path.exists():
-                raise pytest.UsageError(f"pliers_template_inputs: {path} does not exist")
         impls = config.pluginmanager.hook.pytest_pliers_template.get_hookimpls()
         return cls(
             pliers_schema=schema == "pliers",
@@ -83,12 +74,28 @@ class Recipe:
         for path in self.sql_files():
             await connection.execute(path.read_text())
         if self.hook is not None:
+            import asyncio
+
             hook = self.hook
             # a worker thread: a synchronous implementation (Alembic) may run its own loop
             results = await asyncio.to_thread(lambda: hook(connection=connection, url=url))
             for result in results:
                 if inspect.isawaitable(result):
                     await result
+
+
+def check_options(config: pytest.Config) -> str:
+    """Refuse misspelt template options when the run starts; returns the schema chosen."""
+    schema = str(config.getini("pliers_schema")).strip().lower() or "pliers"
+    if schema not in SCHEMAS:
+        raise pytest.UsageError(f"pliers_schema = {schema!r}: expected one of {SCHEMAS}")
+    for path in config.getini("pliers_migrations"):
+        if not Path(path).is_dir():
+            raise pytest.UsageError(f"pliers_migrations: {path} is not a directory")
+    for path in config.getini("pliers_template_inputs"):
+        if not Path(path).exists():
+            raise pytest.UsageError(f"pliers_template_inputs: {path} does not exist")
+    return schema
 
 
 def _files(paths: Iterable[Path]) -> list[Path]:

@@ -198,3 +198,58 @@ def wrk_post(
     return WrkResult(
         float(rate.group(1)), ms("50%"), ms("99%"), int(errors.group(1)) if errors else 0
     )
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and all its descendants (uvicorn's worker processes), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+        pending.extend(children.get(current, []))
+    return total
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a benchmark's table: Pliers against the limit measured in the same run.
+
+    ``ratio`` is Pliers over the limit; ``passed`` says whether the row's target is met.
+    """
+
+    workload: str
+    pliers: str
+    limit: str
+    ratio: str
+    target: str
+    passed: bool | None
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    headers = ("workload", "Pliers", "limit (same run)", "ratio", "target", "")
+    cells = [(r.workload, r.pliers, r.limit, r.ratio, r.target, _verdict(r.passed)) for r in rows]
+    widths = [max(len(str(c[i])) for c in [headers, *cells]) for i in range(len(headers))]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for c in cells:
+        print("  ".join(str(v).ljust(w) for v, w in zip(c, widths, strict=True)).rstrip())
+
+
+def _verdict(passed: bool | None) -> str:
+    return "-" if passed is None else ("pass" if passed else "FAIL")

@@ -1,80 +1,63 @@
-"""Submission throughput and latency of ``pliers serve`` on PostgreSQL, over HTTP.
+"""Submissions to a 10-field form against the limit of one Python process, in the same run.
 
-    .venv/bin/python benchmarks/bench_submissions.py [--sequential 1000] [--concurrent 3000]
+    .venv/bin/python benchmarks/bench_submissions.py [--seconds 5] [--backends postgres,sqlite]
 
-Starts ``pliers serve`` (one worker) on a fresh PostgreSQL database, creates a 20-field form and
-measures, in one run:
+Needs wrk (`apt-get install wrk`): a C load generator, so the server saturates before the client
+does. Starts `pliers serve` (one worker) on a fresh database, creates a 10-field form and measures
+with wrk, in alternating rounds so that a change in machine load affects both alike: submissions
+and event publishes of the same content (the answers as the payload) at 1 and 50 connections,
+and the server's CPU time per request (from /proc).
 
-- submission latency (p50/p95/p99) at concurrency 1, with httpx;
-- submissions per second and event publishes per second at concurrency 50, and their ratio,
-  in alternating rounds so that a change in machine load affects both alike. This is measured with
-  httpx and, when it is installed (``pip install -e '.[bench]'``), with aiohttp: an httpx client
-  in one process saturates long before the server does, so its rates mostly measure itself;
-- the same two rates with wrk when it is installed (``apt-get install wrk``): a C load generator,
-  so the server saturates first. When wrk ran, its ratio is the one checked against the target.
-  wrk also measures latency at concurrency 1 without a Python client's own time in it (when it
-  ran, that p50 is the one checked), and the server's CPU time per request (from /proc).
-
-Every publish carries the same content as a submission (the 20 answers as its payload), so the
-ratio compares the work of a submission with that of a plain event of the same size.
-
-Targets: p50 <= 5 ms; submissions/s >= 60% of publishes/s.
+The limit is measured in the same run against the same database: on PostgreSQL a bare asyncpg
+loop inserting the same content as one row (concurrency 50, no HTTP, no validation, no lock); on
+SQLite Python's sqlite3 committing one such row per transaction in WAL mode with
+synchronous=NORMAL.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import sqlite3
 import statistics
+import tempfile
+import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from _harness import (
+    Row,
     ServerURL,
-    line,
-    percentiles,
     pliers_server,
-    run_concurrently,
+    print_table,
     scratch_database,
+    tree_cpu_seconds,
     wrk_available,
     wrk_post,
 )
 
 ROUNDS = 3
-#: (method, path, JSON body) -> status code
-Send = Callable[[str, dict[str, Any]], Awaitable[int]]
 
 
-def twenty_field_form() -> dict[str, Any]:
+def ten_field_form() -> dict[str, Any]:
     fields: list[dict[str, Any]] = [
         {"name": "first_name", "type": "text", "required": True, "validation": {"minLength": 1}},
         {"name": "last_name", "type": "text", "required": True, "validation": {"maxLength": 100}},
         {"name": "email", "type": "email", "required": True},
-        {"name": "website", "type": "url"},
         {"name": "phone", "type": "tel"},
         {"name": "company", "type": "text"},
-        {"name": "job_title", "type": "text"},
-        {"name": "postcode", "type": "text", "validation": {"pattern": r"^[A-Z0-9 ]{3,10}$"}},
-        {"name": "bio", "type": "textarea", "validation": {"maxLength": 2000}},
         {"name": "age", "type": "integer", "validation": {"min": 18, "max": 130}},
-        {"name": "score", "type": "number", "validation": {"min": 0, "max": 10}},
         {"name": "newsletter", "type": "boolean"},
-        {"name": "birthday", "type": "date"},
-        {"name": "arrival", "type": "datetime"},
-        {"name": "slot", "type": "time"},
         {"name": "size", "type": "select", "options": ["S", "M", "L", "XL"]},
-        {"name": "interests", "type": "multiselect", "options": ["music", "sport", "books"]},
-        {"name": "contact_by", "type": "radio", "options": ["email", "phone"]},
         {"name": "terms", "type": "checkbox", "required": True},
-        {"name": "comments", "type": "textarea"},
+        {"name": "comments", "type": "textarea", "validation": {"maxLength": 2000}},
     ]
-    validation = [
-        {"field": "email", "type": "email"},
-        {"field": "first_name", "type": "minLength", "value": 2},
-    ]
+    validation = [{"field": "email", "type": "email"}]
     return {"name": "Benchmark form", "fields": fields, "validation": validation}
 
 
@@ -83,23 +66,13 @@ def submission_data(i: int) -> dict[str, Any]:
         "first_name": "Ada",
         "last_name": f"Lovelace {i}",
         "email": f"ada{i}@example.com",
-        "website": "https://example.com/ada",
         "phone": "+44 20 7946 0958",
         "company": "Analytical Engines Ltd",
-        "job_title": "Programmer",
-        "postcode": "EC1A 1BB",
-        "bio": "Wrote the first published algorithm. " * 3,
         "age": 36,
-        "score": 9.5,
         "newsletter": True,
-        "birthday": "1815-12-10",
-        "arrival": "2026-11-25T16:00:00Z",
-        "slot": "09:30",
         "size": "M",
-        "interests": ["music", "books"],
-        "contact_by": "email",
         "terms": True,
-        "comments": "",
+        "comments": "Wrote the first published algorithm.",
     }
 
 
@@ -125,9 +98,9 @@ class WrkLoad:
     p50s: list[float] = field(default_factory=list)
 
     def add(self, base: ServerURL, url: str, bodies: list[dict[str, Any]], **options: Any) -> None:
-        before = base.cpu_seconds()
+        before = tree_cpu_seconds(base.pid)
         result = wrk_post(url, bodies, **options)
-        self.cpu += base.cpu_seconds() - before
+        self.cpu += tree_cpu_seconds(base.pid) - before
         if result.errors:
             raise SystemExit(f"{result.errors} requests failed under wrk ({url})")
         seconds = options["seconds"]
@@ -140,12 +113,12 @@ class WrkLoad:
         return self.requests / self.seconds
 
     @property
-    def cpu_ms(self) -> float:
-        """Server CPU milliseconds per request."""
-        return self.cpu / self.requests * 1000
+    def cpu_us(self) -> float:
+        """Server CPU microseconds per request."""
+        return self.cpu / self.requests * 1e6
 
 
-def with_wrk(base: ServerURL, form_id: str) -> dict[tuple[str, int], WrkLoad]:
+def with_wrk(base: ServerURL, form_id: str, seconds: int) -> dict[tuple[str, int], WrkLoad]:
     """Submissions and publishes at concurrency 1 and 50, in alternating rounds."""
     bodies = {
         "submission": (
@@ -154,121 +127,134 @@ def with_wrk(base: ServerURL, form_id: str) -> dict[tuple[str, int], WrkLoad]:
         ),
         "publish": ("/v1/events/events", [publish_body(form_id, i) for i in range(200)]),
     }
+    for path, requests in bodies.values():  # warm-up: connections, caches, prepared statements
+        wrk_post(f"{base}{path}", requests, seconds=1, connections=50)
     loads: dict[tuple[str, int], WrkLoad] = {}
     for connections in (1, 50):
         for _ in range(ROUNDS):
             for kind, (path, requests) in bodies.items():
                 load = loads.setdefault((kind, connections), WrkLoad())
-                load.add(base, f"{base}{path}", requests, seconds=3, connections=connections)
+                load.add(base, f"{base}{path}", requests, seconds=seconds, connections=connections)
     return loads
 
 
-class Workload:
-    """A submission and an event publish of the same content, sent through ``send``."""
-
-    def __init__(self, send: Send, form_id: str) -> None:
-        self.send = send
-        self.form_id = form_id
-
-    async def submit(self, i: int) -> None:
-        status = await self.send("/v1/submissions/submissions", submission_body(self.form_id, i))
-        if status != 201:
-            raise SystemExit(f"submission failed with {status}")
-
-    async def publish(self, i: int) -> None:
-        status = await self.send("/v1/events/events", publish_body(self.form_id, i))
-        if status != 201:
-            raise SystemExit(f"publish failed with {status}")
-
-    async def rates(self, total: int) -> tuple[float, float]:
-        """(submissions/s, publishes/s) at concurrency 50, in alternating rounds."""
-        await run_concurrently(200, 50, self.submit)  # warm-up
-        await run_concurrently(200, 50, self.publish)
-        submit_seconds = publish_seconds = 0.0
-        per_round = total // ROUNDS
-        for _ in range(ROUNDS):
-            submit_seconds += (await run_concurrently(per_round, 50, self.submit))[1]
-            publish_seconds += (await run_concurrently(per_round, 50, self.publish))[1]
-        return per_round * ROUNDS / submit_seconds, per_round * ROUNDS / publish_seconds
-
-
-def report_rates(client: str, submits: float, publishes: float) -> bool:
-    ratio = submits / publishes
-    print(
-        f"{client:<8} concurrency 50: submissions/s {submits:7.0f}   publishes/s {publishes:7.0f}"
-        f"   ratio {ratio:.2f}"
-    )
-    return ratio >= 0.6
-
-
-async def with_aiohttp(base: str, form_id: str, total: int) -> tuple[float, float] | None:
-    try:
-        import aiohttp
-    except ImportError:
-        return None
-    connector = aiohttp.TCPConnector(limit=64)
-    async with aiohttp.ClientSession(base, connector=connector) as session:
-
-        async def send(path: str, body: dict[str, Any]) -> int:
-            async with session.post(path, json=body) as response:
-                await response.read()
-                return response.status
-
-        return await Workload(send, form_id).rates(total)
-
-
-async def main(sequential: int, concurrent: int) -> None:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with (
-        scratch_database() as url,
-        pliers_server(url) as base,
-        httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client,
-    ):
-        created = await client.post("/v1/forms/forms", json=twenty_field_form())
+async def served(database_url: str, seconds: int) -> dict[tuple[str, int], WrkLoad]:
+    async with pliers_server(database_url) as base, httpx.AsyncClient(base_url=base) as client:
+        created = await client.post("/v1/forms/forms", json=ten_field_form())
         assert created.status_code == 201, created.text
         form_id = created.json()["data"]["id"]
+        return await asyncio.to_thread(with_wrk, base, form_id, seconds)
 
-        async def send(path: str, body: dict[str, Any]) -> int:
-            return (await client.post(path, json=body)).status_code
 
-        work = Workload(send, form_id)
-        for i in range(100):  # warm-up: connections, caches, prepared statements
-            await work.submit(i)
-        single, _ = await run_concurrently(sequential, 1, work.submit)
-        httpx_rates = await work.rates(concurrent)
-        aiohttp_rates = await with_aiohttp(base, form_id, concurrent)
-        wrk_loads = with_wrk(base, form_id) if wrk_available() else None
-
-    print(f"Submissions to a 20-field form, pliers serve on PostgreSQL, one worker, {base}")
-    print(line(f"submission, concurrency 1 ({sequential}, httpx)", single))
-    ratios = [report_rates("httpx", *httpx_rates)]
-    if aiohttp_rates is None:
-        print("aiohttp  not installed (pip install -e '.[bench]'): httpx figures only")
-    else:
-        ratios.append(report_rates("aiohttp", *aiohttp_rates))
-    p50, p50_client = percentiles(single)["p50"], "httpx"
-    if wrk_loads is None:
-        print("wrk      not installed (apt-get install wrk)")
-    else:
-        subs, pubs = wrk_loads["submission", 50], wrk_loads["publish", 50]
-        ratios = [report_rates("wrk", subs.rate, pubs.rate)]  # the server saturates, not wrk
-        for (kind, connections), load in wrk_loads.items():
-            print(
-                f"wrk      {kind:<10} concurrency {connections:<2}: {load.rate:7.0f}/s   p50 of "
-                f"rounds {statistics.median(load.p50s):6.2f} ms   server CPU {load.cpu_ms:.3f} ms"
-                " per request"
-            )
-        p50, p50_client = statistics.median(wrk_loads["submission", 1].p50s), "wrk"
-    print(
-        f"targets: p50 <= 5 ms ({p50_client}: {p50:.2f} ms) [{'met' if p50 <= 5 else 'MISSED'}]; "
-        f"submissions/s >= 0.60 x "
-        f"publishes/s [{'met' if all(ratios) else 'MISSED'}]"
+async def asyncpg_limit(url: str, seconds: int) -> float:
+    """Rows/s of a bare asyncpg insert of a submission's content at concurrency 50."""
+    pool = await asyncpg.create_pool(url, min_size=50, max_size=50)
+    payload = json.dumps(submission_body("form", 1))
+    sql = (
+        "INSERT INTO events (id, type, aggregate_id, aggregate_type, sequence_number, payload) "
+        "VALUES ($1, 'bench.raw', $2, 'bench', 1, $3::jsonb)"
     )
+    try:
+        count = 0
+        deadline = time.perf_counter() + seconds
+
+        async def flood() -> None:
+            nonlocal count
+            while time.perf_counter() < deadline:
+                await pool.execute(sql, str(uuid.uuid4()), str(uuid.uuid4()), payload)
+                count += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(flood() for _ in range(50)))
+        return count / (time.perf_counter() - started)
+    finally:
+        await pool.close()
+
+
+def sqlite3_limit(seconds: int) -> float:
+    """Single-row transactions/s of Python's sqlite3, WAL mode, synchronous=NORMAL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(Path(tmp) / "limit.db", isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE rows (id TEXT PRIMARY KEY, payload TEXT NOT NULL)")
+        payload = json.dumps(submission_body("form", 1))
+        count = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO rows VALUES (?, ?)", (str(uuid.uuid4()), payload))
+            db.execute("COMMIT")
+            count += 1
+        db.close()
+        return count / (time.perf_counter() - started)
+
+
+def rows(
+    loads: dict[tuple[str, int], WrkLoad], limit: float, limit_name: str, targets: bool = True
+) -> list[Row]:
+    sub1, sub50 = loads["submission", 1], loads["submission", 50]
+    pub50 = loads["publish", 50]
+    ratio = sub50.rate / limit
+    p50 = statistics.median(sub1.p50s)
+    return [
+        Row(
+            "submit, 50 connections (wrk)",
+            f"{sub50.rate:,.0f}/s",
+            f"{limit:,.0f}/s {limit_name}",
+            f"{ratio:.2f}",
+            ">= 0.50" if targets else "-",
+            ratio >= 0.5 if targets else None,
+        ),
+        Row(
+            "publish, same content, 50 connections (wrk)",
+            f"{pub50.rate:,.0f}/s",
+            f"{limit:,.0f}/s {limit_name}",
+            f"{pub50.rate / limit:.2f}",
+            "-",
+            None,
+        ),
+        Row("submit, 1 connection, p50 (wrk)", f"{p50:.2f} ms", "-", "-", "-", None),
+        Row("server CPU per submission", f"{sub50.cpu_us:.0f} µs", "-", "-", "-", None),
+        Row(
+            "server CPU per publish",
+            f"{pub50.cpu_us:.0f} µs",
+            "-",
+            "-",
+            "<= 100 µs",
+            pub50.cpu_us <= 100,
+        ),
+    ]
+
+
+async def main(seconds: int, backends: list[str]) -> None:
+    if not wrk_available():
+        raise SystemExit("this benchmark needs wrk: apt-get install wrk")
+    if "postgres" in backends:
+        async with scratch_database() as url:
+            loads = await served(url, seconds)
+            limit = await asyncpg_limit(url, seconds)
+        print_table(
+            "Submissions to a 10-field form on PostgreSQL, pliers serve, one worker; "
+            "limit: bare asyncpg insert",
+            rows(loads, limit, "asyncpg"),
+        )
+    if "sqlite" in backends:
+        with tempfile.TemporaryDirectory() as tmp:
+            loads = await served(f"sqlite:///{Path(tmp) / 'pliers.db'}", seconds)
+        limit = await asyncio.to_thread(sqlite3_limit, seconds)
+        print_table(
+            "Submissions to a 10-field form on SQLite, pliers serve, one worker; "
+            "limit: Python's sqlite3",
+            rows(loads, limit, "sqlite3", targets=False)[:4],
+        )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sequential", type=int, default=1000)
-    parser.add_argument("--concurrent", type=int, default=3000)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=3, help="length of each wrk round")
+    parser.add_argument("--backends", type=lambda s: s.split(","), default=["postgres", "sqlite"])
     args = parser.parse_args()
-    asyncio.run(main(args.sequential, args.concurrent))
+    asyncio.run(main(args.seconds, args.backends))

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pliers import __version__
-from pliers.api import envelope, events, health
+from pliers.api import envelope, events, fast, health
 from pliers.api import forms as forms_api
 from pliers.api import notifications as notifications_api
 from pliers.api import submissions as submissions_api
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for router in ROUTERS:
         app.include_router(router)
     install_pages(app)
+    fast.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     logging.getLogger("pliers").setLevel(settings.log_level.upper())
     fold_library_tracebacks()  # here too: each of uvicorn's worker processes builds its app

@@ -1,0 +1,215 @@
+"""Thin endpoints for the hot routes, placed ahead of their FastAPI declarations.
+
+FastAPI's per-request work (dependency solving, parsing the body into Python objects and validating
+them again, building a Request) was most of a publish's server CPU. These endpoints validate the
+body straight from its bytes with the same pydantic models (in Rust) and call the same services.
+
+Only what they can serve is served here: a request they cannot decide (a body that does not
+validate, a content type other than plain JSON, unusual query parameters) is handed, body and all,
+to the FastAPI route declared for the same path, which answers exactly as it always has (the
+envelope, error codes, validation messages, 415). The FastAPI declarations stay the source of the
+OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pliers.api.envelope import ok
+from pliers.events.model import (
+    ID_PATTERN,
+    MAX_BIGINT,
+    BatchRequest,
+    PublishRequest,
+    QueryRequest,
+)
+from pliers.runtime import Runtime
+from pliers.submissions.model import NewSubmission
+
+#: What an endpoint does with a request: its response, or None to leave it to the FastAPI route.
+Serve = Callable[[Runtime, Scope, bytes], Awaitable[Response | None]]
+
+_JSON = (b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8")
+_AGGREGATE_ID = re.compile(ID_PATTERN)
+#: scope key of a request a thin endpoint hands on to the FastAPI routes
+_HANDED_ON = "pliers.handed_on"
+#: query parameters of an aggregate read, with their bounds
+_READ_PARAMETERS = {
+    "fromSequence": ("from_sequence", 0, MAX_BIGINT),
+    "toSequence": ("to_sequence", 0, MAX_BIGINT),
+    "limit": ("limit", 1, 100_000),
+}
+
+
+def _plain_json(scope: Scope) -> bool:
+    """Does the request declare no content type, or plain JSON (FastAPI parses both as JSON)?"""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.lower() in _JSON
+    return True
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None when the client went away."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class ThinEndpoint:
+    """An ASGI endpoint that serves what ``serve`` decides and hands the rest to ``fallback``."""
+
+    def __init__(self, serve: Serve, fallback: ASGIApp, *, reads_body: bool) -> None:
+        self.serve = serve
+        self.fallback = fallback
+        self.reads_body = reads_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        if self.reads_body:
+            read = await _read_body(receive)
+            if read is None:
+                return
+            body = read
+        response = None
+        if _plain_json(scope):
+            response = await self.serve(scope["app"].state.runtime, scope, body)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.fallback(scope, replay, send)
+
+
+async def publish(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
+    try:
+        request = PublishRequest.model_validate_json(body)
+    except ValidationError:
+        return None
+    [result] = await rt.events.publish([request.event])
+    return ok(result.to_wire(), 200 if result.duplicate else 201)
+
+
+async def publish_batch(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
+    try:
+        request = BatchRequest.model_validate_json(body)
+    except ValidationError:
+        return None
+    results = await rt.events.publish(request.events)
+    duplicate = bool(results) and results[0].duplicate
+    data = {"events": [r.to_wire() for r in results], "count": len(results)}
+    if duplicate:
+        data["duplicate"] = True
+    return ok(data, 200 if duplicate else 201)
+
+
+async def query(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
+    try:
+        request = QueryRequest.model_validate_json(body)
+    except ValidationError:
+        return None
+    page = await rt.store.query(request.query)
+    return ok(page.to_wire())
+
+
+async def read_aggregate(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
+    aggregate_id = scope["path_params"]["aggregate_id"]
+    if len(aggregate_id) > 255 or not _AGGREGATE_ID.fullmatch(aggregate_id):
+        return None
+    bounds: dict[str, int] = {}
+    for name, value in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+        known = _READ_PARAMETERS.get(name)
+        if known is None or known[0] in bounds or not value.isascii() or not value.isdigit():
+            return None
+        keyword, low, high = known
+        number = int(value)
+        if not low <= number <= high:
+            return None
+        bounds[keyword] = number
+    events = await rt.store.read_aggregate_json(aggregate_id, **bounds)
+    return Response(
+        b'{"success":true,"data":{"events":' + events.encode() + b"}}",
+        media_type="application/json",
+    )
+
+
+async def create_submission(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
+    try:
+        request = NewSubmission.model_validate_json(body)
+    except ValidationError:
+        return None
+    key = _header(scope, b"idempotency-key")
+    accepted = await rt.submissions.create(request, idempotency_key=key)
+    if accepted.created:
+        return ok(accepted.submission, 201)
+    response = ok(accepted.submission, 200)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+#: (method, path, endpoint): each path is one a FastAPI route declares.
+ENDPOINTS: list[tuple[str, str, Serve]] = [
+    ("POST", "/v1/events/events", publish),
+    ("POST", "/v1/events/events/batch", publish_batch),
+    ("POST", "/v1/events/events/query", query),
+    ("GET", "/v1/events/events/aggregates/{aggregate_id}", read_aggregate),
+    ("POST", "/v1/submissions/submissions", create_submission),
+]
+
+
+class ThinRoute(Route):
+    """A route for a thin endpoint, out of the way when the request is being handed on."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get(_HANDED_ON):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def install(app: FastAPI) -> None:
+    """Put the thin endpoints ahead of the FastAPI routes they stand in front of.
+
+    A request an endpoint does not serve goes through the app's router again, where the thin
+    routes step aside and the FastAPI route declared for the path takes it.
+    """
+
+    async def hand_on(scope: Scope, receive: Receive, send: Send) -> None:
+        await app.router({**scope, _HANDED_ON: True}, receive, send)
+
+    app.router.routes[:0] = [
+        ThinRoute(
+            path,
+            ThinEndpoint(serve, hand_on, reads_body=method != "GET"),
+            methods=[method],
+            include_in_schema=False,
+        )
+        for method, path, serve in ENDPOINTS
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from pliers.web import errors, form_page
+from pliers.web import console, errors, form_page
 
 __all__ = ["install"]
 
@@ -19,5 +19,6 @@ STATIC_PATH = "/static"
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and their HTML error pages to ``app``."""
     app.include_router(form_page.router)
+    app.include_router(console.router)
     app.mount(STATIC_PATH, StaticFiles(packages=[("pliers.web", "static")]), name="static")
     errors.install(app)

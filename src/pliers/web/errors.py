@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from pliers.errors import PliersError
+from pliers.web import access
 from pliers.web.pages import render
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -62,6 +63,10 @@ def _paged(previous: Registered) -> Handler:
 def _page(request: Request, exc: Exception, answered: Response) -> Response:
     """The page for an error the API's handler answered with ``answered``."""
     status = answered.status_code
+    if status == 401 and request.url.path.startswith("/console"):
+        signing_in = RedirectResponse("/console/sign-in", status_code=303)
+        access.forget(signing_in)  # a session whose key no longer works ends here
+        return signing_in
     if isinstance(exc, PliersError) and status < 500:
         message = exc.message
     elif status == 404:
@@ -75,7 +80,11 @@ def _page(request: Request, exc: Exception, answered: Response) -> Response:
     page = render(
         request,
         "error.html",
-        {"title": _TITLES.get(status, "Error"), "message": message, "back": None},
+        {
+            "title": _TITLES.get(status, "Error"),
+            "message": message,
+            "back": "/console" if request.url.path.startswith("/console/") else None,
+        },
         status_code=status,
         private=request.url.path.startswith("/console"),
     )

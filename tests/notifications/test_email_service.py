@@ -12,7 +12,7 @@ import stamina
 
 from pliers.errors import EmailServiceError, PliersError
 from pliers.notifications import ConsoleMailer, EmailService
-from pliers.notifications.email import retry_after_seconds
+from pliers.notifications.sendgrid import retry_after_seconds
 from pliers.testing import MockEmailProvider
 
 EMAIL = {"to": "test@example.com", "subject": "Test Email", "body": "This is a test email"}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pliers.errors import EmailServiceError
 from pliers.events.model import NewEvent
-from pliers.notifications.email import Mailer
+from pliers.notifications.mail import Mailer
 from pliers.notifications.outbox import Notification, NotificationOutbox, outcome_event
 
 log = logging.getLogger(__name__)

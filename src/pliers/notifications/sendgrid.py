@@ -1,50 +1,18 @@
-"""Sending mail: the SendGrid v3 client, and a console backend with the same interface."""
+"""The SendGrid v3 mail backend: an httpx client with retries through stamina."""
 
 from __future__ import annotations
 
 import json
-import logging
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import stamina
 
 from pliers.errors import EmailServiceError
-
-DEFAULT_FROM = "notifications@pliers.local"
-
-mail_log = logging.getLogger("pliers.mail")
-
-
-@dataclass(frozen=True, slots=True)
-class EmailResult:
-    """What the provider said about a message it accepted."""
-
-    message_id: str | None
-    success: bool = True
-    status_code: int | None = None
-
-
-class Mailer(Protocol):
-    """Anything that can send one email: :class:`EmailService` or :class:`ConsoleMailer`."""
-
-    async def send_email(
-        self,
-        *,
-        to: str | Sequence[str],
-        subject: str,
-        body: str = "",
-        template_id: str | None = None,
-        html: bool = False,
-        dynamic_data: dict[str, Any] | None = None,
-    ) -> EmailResult: ...
-
-    async def aclose(self) -> None: ...
+from pliers.notifications.mail import DEFAULT_FROM, EmailResult, recipients
 
 
 class _RetryableError(Exception):
@@ -54,10 +22,6 @@ class _RetryableError(Exception):
         super().__init__(error.message)
         self.error = error
         self.after = after
-
-
-def _recipients(to: str | Sequence[str]) -> list[str]:
-    return [to] if isinstance(to, str) else list(to)
 
 
 def _reason(response: httpx.Response) -> str:
@@ -163,7 +127,7 @@ class EmailService:
     ) -> dict[str, Any]:
         """The JSON body of ``POST /mail/send`` for one message to every recipient."""
         personalization: dict[str, Any] = {
-            "to": [{"email": address} for address in _recipients(to)],
+            "to": [{"email": address} for address in recipients(to)],
             "subject": subject,
         }
         message: dict[str, Any] = {
@@ -188,7 +152,7 @@ class EmailService:
         html: bool = False,
         dynamic_data: dict[str, Any] | None = None,
     ) -> EmailResult:
-        if not _recipients(to):
+        if not recipients(to):
             raise EmailServiceError("Email service error: no recipients", retryable=False)
         payload = self.message(
             to=to,
@@ -263,37 +227,3 @@ class EmailService:
         if status >= 500:
             raise _RetryableError(error)
         raise error
-
-
-class ConsoleMailer:
-    """Writes each message to the ``pliers.mail`` log instead of sending it (development)."""
-
-    def __init__(self, mail_from: str = DEFAULT_FROM, logger: logging.Logger | None = None) -> None:
-        self.mail_from = mail_from
-        self.log = logger or mail_log
-
-    async def send_email(
-        self,
-        *,
-        to: str | Sequence[str],
-        subject: str,
-        body: str = "",
-        template_id: str | None = None,
-        html: bool = False,
-        dynamic_data: dict[str, Any] | None = None,
-    ) -> EmailResult:
-        message_id = f"console-{uuid.uuid4()}"
-        content = f"template {template_id} with {dynamic_data or {}}" if template_id else body
-        self.log.info(
-            "mail %s from %s to %s\nSubject: %s\nContent-Type: %s\n\n%s",
-            message_id,
-            self.mail_from,
-            ", ".join(_recipients(to)),
-            subject,
-            "text/html" if html else "text/plain",
-            content,
-        )
-        return EmailResult(message_id=message_id, success=True)
-
-    async def aclose(self) -> None:
-        return None

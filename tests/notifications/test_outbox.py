@@ -204,7 +204,7 @@ async def test_rows_of_a_crashed_dispatcher_come_back_after_the_lease(
     assert delivered.attempts == 2
     # the dead dispatcher's late report is refused: its claim is no longer the current one
     async with quiet_runtime.store.transaction() as tx:
-        assert not await outbox.adapter.mark_sent(tx.connection, crashed.id, 1, "late")
+        assert not await outbox.adapter.mark_sent(tx, crashed.id, 1, "late")
     assert len(email_provider.sent) == 1
 
 

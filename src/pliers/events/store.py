@@ -12,9 +12,10 @@ from pliers.events.model import AppendResult, EventQuery, NewEvent, QueryPage, S
 class Transaction(Protocol):
     """A unit of work: appends and other writes that commit or roll back together.
 
-    ``connection`` is the adapter's own connection (asyncpg or sqlite), for engines that keep a
-    read model next to their events; ``append`` must be called last, because it takes the lock that
-    orders positions and holds it until commit.
+    Every port method that joins a transaction takes one (form records, the outbox). Only the
+    storage adapters look inside, at ``connection`` (their backend's own: asyncpg or sqlite);
+    everything else passes it along. ``append`` must be called last, because it takes the lock
+    that orders positions and holds it until commit.
     """
 
     @property

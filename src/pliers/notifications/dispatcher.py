@@ -177,7 +177,7 @@ class Dispatcher:
             for o in batch:
                 n = o.notification
                 if o.error is None:
-                    if await adapter.mark_sent(tx.connection, n.id, n.attempts, o.message_id):
+                    if await adapter.mark_sent(tx, n.id, n.attempts, o.message_id):
                         events.append(
                             outcome_event(
                                 n,
@@ -191,7 +191,7 @@ class Dispatcher:
                             "notification %s was claimed again before it was recorded", n.id
                         )
                 elif o.permanent or n.attempts >= self.max_attempts:
-                    if await adapter.mark_failed(tx.connection, n.id, n.attempts, o.error):
+                    if await adapter.mark_failed(tx, n.id, n.attempts, o.error):
                         events.append(
                             outcome_event(
                                 n,
@@ -212,7 +212,7 @@ class Dispatcher:
                         )
                 else:
                     delay = self.retry_delay(n.attempts)
-                    await adapter.reschedule(tx.connection, n.id, n.attempts, delay, o.error)
+                    await adapter.reschedule(tx, n.id, n.attempts, delay, o.error)
                     log.info(
                         "notification %s attempt %d/%d failed (%s); next in %.1fs",
                         n.id,

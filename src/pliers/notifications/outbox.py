@@ -86,14 +86,14 @@ class Notification:
 
 
 class OutboxStore(Protocol):
-    """Storage of the outbox. Methods taking ``conn`` run inside the caller's transaction.
+    """Storage of the outbox. Methods taking ``tx`` run inside the caller's transaction.
 
     Methods that change a claimed row take the ``attempts`` value of the claim as a fencing token:
     when the lease ran out and another dispatcher claimed the row again, the change is refused
     (returns False) and the caller appends no event.
     """
 
-    async def enqueue(self, conn: Any, notifications: Sequence[NewNotification]) -> None: ...
+    async def enqueue(self, tx: Transaction, notifications: Sequence[NewNotification]) -> None: ...
 
     async def watch(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` whenever any process commits queued mail, until cancelled.
@@ -112,22 +112,24 @@ class OutboxStore(Protocol):
         ...
 
     async def mark_sent(
-        self, conn: Any, notification_id: str, attempts: int, message_id: str | None
+        self, tx: Transaction, notification_id: str, attempts: int, message_id: str | None
     ) -> bool: ...
 
     async def reschedule(
-        self, conn: Any, notification_id: str, attempts: int, delay_seconds: float, error: str
+        self, tx: Transaction, notification_id: str, attempts: int, delay_seconds: float, error: str
     ) -> bool: ...
 
     async def mark_failed(
-        self, conn: Any, notification_id: str, attempts: int, error: str
+        self, tx: Transaction, notification_id: str, attempts: int, error: str
     ) -> bool: ...
 
-    async def requeue(self, conn: Any, notification_id: str) -> Notification | None:
+    async def requeue(self, tx: Transaction, notification_id: str) -> Notification | None:
         """Queue a failed row again with a fresh attempt count; None when it is not failed."""
         ...
 
-    async def get(self, notification_id: str, conn: Any = None) -> Notification | None: ...
+    async def get(
+        self, notification_id: str, tx: Transaction | None = None
+    ) -> Notification | None: ...
 
     async def list(
         self,
@@ -217,7 +219,7 @@ class NotificationOutbox:
         """
         queued = [n for form, submission in written for n in notifications_for(form, submission)]
         if queued:
-            await self.adapter.enqueue(tx.connection, queued)
+            await self.adapter.enqueue(tx, queued)
             self._enqueued_at = time.monotonic()
 
     def install(self) -> None:
@@ -260,10 +262,10 @@ class NotificationOutbox:
     async def retry(self, notification_id: str) -> Notification:
         """Queue a failed notification again; appends ``notification.requeued``."""
         async with self.store.transaction() as tx:
-            current = await self.adapter.get(notification_id, tx.connection)
+            current = await self.adapter.get(notification_id, tx)
             if current is None:
                 raise NotificationNotFound(f"notification {notification_id!r} does not exist")
-            requeued = await self.adapter.requeue(tx.connection, notification_id)
+            requeued = await self.adapter.requeue(tx, notification_id)
             if requeued is None:
                 raise NotificationNotFailed(
                     f"notification {notification_id!r} is {current.status}; only a failed "

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from pliers.events.store import Transaction
 from pliers.notifications.outbox import NewNotification, Notification, Status
 from pliers.storage.postgres.errors import translated
 from pliers.storage.postgres.events import PostgresEventStore
@@ -72,9 +73,8 @@ class PostgresOutboxStore:
     def __init__(self, store: PostgresEventStore) -> None:
         self.store = store
 
-    async def enqueue(
-        self, conn: asyncpg.Connection, notifications: Sequence[NewNotification]
-    ) -> None:
+    async def enqueue(self, tx: Transaction, notifications: Sequence[NewNotification]) -> None:
+        conn: asyncpg.Connection = tx.connection
         await conn.execute(
             _ENQUEUE,
             [n.id for n in notifications],
@@ -151,8 +151,9 @@ class PostgresOutboxStore:
         return sorted((_row(r) for r in rows), key=lambda n: n.created_at)
 
     async def mark_sent(
-        self, conn: asyncpg.Connection, notification_id: str, attempts: int, message_id: str | None
+        self, tx: Transaction, notification_id: str, attempts: int, message_id: str | None
     ) -> bool:
+        conn: asyncpg.Connection = tx.connection
         status = await conn.execute(
             "UPDATE notifications SET status = 'sent', provider_message_id = $3,"
             " locked_until = NULL, last_error = NULL, updated_at = now()"
@@ -165,12 +166,13 @@ class PostgresOutboxStore:
 
     async def reschedule(
         self,
-        conn: asyncpg.Connection,
+        tx: Transaction,
         notification_id: str,
         attempts: int,
         delay_seconds: float,
         error: str,
     ) -> bool:
+        conn: asyncpg.Connection = tx.connection
         status = await conn.execute(
             "UPDATE notifications SET status = 'queued', last_error = $3, locked_until = NULL,"
             " next_attempt_at = now() + make_interval(secs => $4), updated_at = now()"
@@ -183,8 +185,9 @@ class PostgresOutboxStore:
         return bool(status == "UPDATE 1")
 
     async def mark_failed(
-        self, conn: asyncpg.Connection, notification_id: str, attempts: int, error: str
+        self, tx: Transaction, notification_id: str, attempts: int, error: str
     ) -> bool:
+        conn: asyncpg.Connection = tx.connection
         status = await conn.execute(
             "UPDATE notifications SET status = 'failed', last_error = $3, locked_until = NULL,"
             " updated_at = now() WHERE id = $1 AND status = 'sending' AND attempts = $2",
@@ -194,7 +197,8 @@ class PostgresOutboxStore:
         )
         return bool(status == "UPDATE 1")
 
-    async def requeue(self, conn: asyncpg.Connection, notification_id: str) -> Notification | None:
+    async def requeue(self, tx: Transaction, notification_id: str) -> Notification | None:
+        conn: asyncpg.Connection = tx.connection
         row = await conn.fetchrow(
             "WITH requeued AS (UPDATE notifications SET status = 'queued', attempts = 0,"
             " next_attempt_at = now(), locked_until = NULL, updated_at = now()"
@@ -204,11 +208,10 @@ class PostgresOutboxStore:
         )
         return _row(row) if row is not None else None
 
-    async def get(
-        self, notification_id: str, conn: asyncpg.Connection | None = None
-    ) -> Notification | None:
+    async def get(self, notification_id: str, tx: Transaction | None = None) -> Notification | None:
         sql = f"SELECT {_COLUMNS} FROM notifications WHERE id = $1"
-        if conn is not None:
+        if tx is not None:
+            conn: asyncpg.Connection = tx.connection
             row = await conn.fetchrow(sql + " FOR UPDATE", notification_id)
         else:
             async with self.store.connection() as own, translated():

@@ -255,7 +255,7 @@ class SqliteEventStore:
                 raise
             await conn.execute("COMMIT")
 
-    async def fetch(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
+    async def fetch(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         """Rows of a read on the read connection, which sees committed data only.
 
         The read models of this store (forms, the notification outbox) read through it too.
@@ -272,7 +272,7 @@ class SqliteEventStore:
         limit: int | None = None,
     ) -> list[StoredEvent]:
         where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
-        rows = await self.fetch(f"SELECT {_COLUMNS} FROM events {where}", args)
+        rows = await self.fetch(f"SELECT {_COLUMNS} FROM events {where}", *args)
         return [_event_from_row(r) for r in rows]
 
     async def read_aggregate_json(
@@ -287,7 +287,7 @@ class SqliteEventStore:
         rows = await self.fetch(
             f"SELECT coalesce(json_group_array(json(w.event)), '[]') FROM "
             f"(SELECT {_WIRE} AS event FROM events {where}) w",
-            args,
+            *args,
         )
         return str(rows[0][0])
 
@@ -322,16 +322,16 @@ class SqliteEventStore:
                 args.append(format_time(query.timestamp_range.to))
         sql = f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position LIMIT ?"
         args.append(query.limit + 1)
-        rows = await self.fetch(sql, args)
+        rows = await self.fetch(sql, *args)
         events = [_event_from_row(r) for r in rows[: query.limit]]
         return QueryPage(events, has_more=len(rows) > query.limit)
 
     async def head_position(self) -> int:
-        rows = await self.fetch("SELECT coalesce(max(position), 0) FROM events", ())
+        rows = await self.fetch("SELECT coalesce(max(position), 0) FROM events")
         return int(rows[0][0])
 
     async def ping(self) -> None:
-        await self.fetch("SELECT 1", ())
+        await self.fetch("SELECT 1")
 
     async def close(self) -> None:
         await self._reader.close()

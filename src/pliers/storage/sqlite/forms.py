@@ -216,18 +216,18 @@ class SqliteFormRecords:
                     found[(form_id, key)] = _submission(row)
         return found
 
-    async def _fetch(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
-        return await self._store.fetch(sql, args)
+    async def _fetch(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return await self._store.fetch(sql, *args)
 
     async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None:
         if version is None:
-            rows = await self._fetch(f"SELECT {_FORM} FROM forms f WHERE f.id = ?", (form_id,))
+            rows = await self._fetch(f"SELECT {_FORM} FROM forms f WHERE f.id = ?", form_id)
         else:
-            rows = await self._fetch(f"{_VERSIONS} AND v.version = ?", (form_id, version))
+            rows = await self._fetch(f"{_VERSIONS} AND v.version = ?", form_id, version)
         return _form(rows[0]) if rows else None
 
     async def form_versions(self, form_id: str) -> list[FormRecord]:
-        return [_form(r) for r in await self._fetch(f"{_VERSIONS} ORDER BY v.version", (form_id,))]
+        return [_form(r) for r in await self._fetch(f"{_VERSIONS} ORDER BY v.version", form_id)]
 
     async def list_forms(
         self, *, after: int, limit: int, status: FormStatus | None = None
@@ -237,12 +237,12 @@ class SqliteFormRecords:
         if status is not None:
             sql += " AND f.status = ?"
             args.append(status)
-        rows = await self._fetch(f"{sql} ORDER BY f.seq LIMIT ?", [*args, limit])
+        rows = await self._fetch(f"{sql} ORDER BY f.seq LIMIT ?", *args, limit)
         return [_form(r) for r in rows]
 
     async def get_submission(self, submission_id: str) -> SubmissionRecord | None:
         rows = await self._fetch(
-            f"SELECT {_SUBMISSION} FROM submissions WHERE id = ?", (submission_id,)
+            f"SELECT {_SUBMISSION} FROM submissions WHERE id = ?", submission_id
         )
         return _submission(rows[0]) if rows else None
 
@@ -257,11 +257,11 @@ class SqliteFormRecords:
         if upto is not None:
             sql += " AND seq <= ?"
             args.append(upto)
-        rows = await self._fetch(f"{sql} ORDER BY seq LIMIT ?", [*args, limit])
+        rows = await self._fetch(f"{sql} ORDER BY seq LIMIT ?", *args, limit)
         return [_submission(r) for r in rows]
 
     async def last_submission_seq(self, form_id: str) -> int:
         rows = await self._fetch(
-            "SELECT coalesce(max(seq), 0) FROM submissions WHERE form_id = ?", (form_id,)
+            "SELECT coalesce(max(seq), 0) FROM submissions WHERE form_id = ?", form_id
         )
         return int(rows[0][0])

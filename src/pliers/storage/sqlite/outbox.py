@@ -16,6 +16,7 @@ from typing import Any
 import aiosqlite
 
 from pliers.events.model import format_time, parse_time
+from pliers.events.store import Transaction
 from pliers.notifications.outbox import NewNotification, Notification, Status
 from pliers.storage.sqlite.events import SqliteEventStore
 
@@ -67,9 +68,8 @@ class SqliteOutboxStore:
     def __init__(self, store: SqliteEventStore) -> None:
         self.store = store
 
-    async def enqueue(
-        self, conn: aiosqlite.Connection, notifications: Sequence[NewNotification]
-    ) -> None:
+    async def enqueue(self, tx: Transaction, notifications: Sequence[NewNotification]) -> None:
+        conn: aiosqlite.Connection = tx.connection
         now = _now()
         await conn.executemany(
             "INSERT INTO notifications (id, submission_id, form_id, channel, recipients, subject,"
@@ -100,7 +100,7 @@ class SqliteOutboxStore:
         now = _now()
         lease = _now(lease_seconds)
         # Look on the read connection first, so an idle poll never takes the file's write lock.
-        if not await self.store.fetch(f"SELECT 1 FROM notifications WHERE {_DUE} LIMIT 1", (now,)):
+        if not await self.store.fetch(f"SELECT 1 FROM notifications WHERE {_DUE} LIMIT 1", now):
             return []
         async with self.store.transaction() as tx:
             conn: aiosqlite.Connection = tx.connection
@@ -122,11 +122,12 @@ class SqliteOutboxStore:
 
     async def mark_sent(
         self,
-        conn: aiosqlite.Connection,
+        tx: Transaction,
         notification_id: str,
         attempts: int,
         message_id: str | None,
     ) -> bool:
+        conn: aiosqlite.Connection = tx.connection
         return await _changed(
             conn,
             "UPDATE notifications SET status = 'sent', provider_message_id = ?,"
@@ -137,12 +138,13 @@ class SqliteOutboxStore:
 
     async def reschedule(
         self,
-        conn: aiosqlite.Connection,
+        tx: Transaction,
         notification_id: str,
         attempts: int,
         delay_seconds: float,
         error: str,
     ) -> bool:
+        conn: aiosqlite.Connection = tx.connection
         return await _changed(
             conn,
             "UPDATE notifications SET status = 'queued', last_error = ?, locked_until = NULL,"
@@ -152,8 +154,9 @@ class SqliteOutboxStore:
         )
 
     async def mark_failed(
-        self, conn: aiosqlite.Connection, notification_id: str, attempts: int, error: str
+        self, tx: Transaction, notification_id: str, attempts: int, error: str
     ) -> bool:
+        conn: aiosqlite.Connection = tx.connection
         return await _changed(
             conn,
             "UPDATE notifications SET status = 'failed', last_error = ?, locked_until = NULL,"
@@ -161,9 +164,8 @@ class SqliteOutboxStore:
             (error, _now(), notification_id, attempts),
         )
 
-    async def requeue(
-        self, conn: aiosqlite.Connection, notification_id: str
-    ) -> Notification | None:
+    async def requeue(self, tx: Transaction, notification_id: str) -> Notification | None:
+        conn: aiosqlite.Connection = tx.connection
         now = _now()
         async with conn.execute(
             "UPDATE notifications SET status = 'queued', attempts = 0, next_attempt_at = ?,"
@@ -174,15 +176,14 @@ class SqliteOutboxStore:
             row = await cursor.fetchone()
         return _row(row) if row is not None else None
 
-    async def get(
-        self, notification_id: str, conn: aiosqlite.Connection | None = None
-    ) -> Notification | None:
+    async def get(self, notification_id: str, tx: Transaction | None = None) -> Notification | None:
         sql = f"SELECT {_COLUMNS} FROM notifications WHERE id = ?"
-        if conn is not None:
+        if tx is not None:
+            conn: aiosqlite.Connection = tx.connection
             async with conn.execute(sql, (notification_id,)) as cursor:
                 row = await cursor.fetchone()
             return _row(row) if row is not None else None
-        rows = await self.store.fetch(sql, (notification_id,))
+        rows = await self.store.fetch(sql, notification_id)
         return _row(rows[0]) if rows else None
 
     async def list(
@@ -209,4 +210,4 @@ class SqliteOutboxStore:
             + (f" WHERE {' AND '.join(where)}" if where else "")
             + " ORDER BY created_at, id LIMIT ?"
         )
-        return [_row(r) for r in await self.store.fetch(sql, args)]
+        return [_row(r) for r in await self.store.fetch(sql, *args)]

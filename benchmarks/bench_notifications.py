@@ -30,8 +30,10 @@ from typing import Any
 import asyncpg
 
 from pliers.events.model import NewEvent
+from pliers.forms.definition import EmailNotification
 from pliers.notifications import Dispatcher, EmailService
 from pliers.runtime import Runtime
+from pliers.submissions.model import Written
 from pliers.testing import postgres as pg
 from pliers.testing import running_runtime
 from pliers.testing.email import email_provider_server
@@ -57,10 +59,11 @@ async def submit(rt: Runtime, form: dict[str, Any]) -> float:
         "formId": form["id"],
         "data": {"name": "Ada", "email": "ada@example.com"},
     }
+    mail = [EmailNotification.model_validate(n) for n in form["notifications"]]
     started = time.perf_counter()
     async with rt.store.transaction() as tx:
         for hook in rt.submission_hooks:
-            await hook(tx, form, submission)
+            await hook(tx, [Written(form, submission, mail)])
         [result] = await tx.append(
             [NewEvent(type="submission.created", aggregate_id=submission["id"])]
         )

@@ -249,7 +249,7 @@ async def test_hooks_run_in_the_transaction_with_the_api_resources(
 
     async def hook(tx: Transaction, written: Sequence[Written]) -> None:
         assert tx.connection is not None
-        seen.extend(written)
+        seen.extend((w.form, w.submission) for w in written)
 
     runtime.submission_hooks.append(hook)
     form = await create_form(client, FormBuilder().with_text_field("a").build())
@@ -266,7 +266,7 @@ async def test_hooks_are_called_once_per_group_with_each_submission(
     calls: list[list[str]] = []
 
     async def hook(tx: Transaction, written: Sequence[Written]) -> None:
-        calls.append([submission["id"] for _, submission in written])
+        calls.append([w.submission["id"] for w in written])
 
     runtime.submission_hooks.append(hook)
     form = await create_form(client, FormBuilder().with_text_field("a").build())
@@ -473,7 +473,7 @@ async def test_concurrent_submissions_succeed_or_fail_each_on_their_own(
     """Submissions written together in one transaction still fail alone."""
 
     async def hook(tx: Transaction, written: Sequence[Written]) -> None:
-        if any(submission["data"]["n"] == 13 for _, submission in written):
+        if any(w.submission["data"]["n"] == 13 for w in written):
             raise Conflict("thirteen is unlucky")
 
     runtime.submission_hooks.append(hook)
@@ -545,7 +545,7 @@ async def test_a_hook_failing_in_a_group_undoes_only_its_own_submission(
     """Concurrent submissions are written together; one refused by a hook leaves the rest."""
 
     async def hook(tx: Transaction, written: Sequence[Written]) -> None:
-        if any(submission["data"]["a"] == "refuse me" for _, submission in written):
+        if any(w.submission["data"]["a"] == "refuse me" for w in written):
             raise ValidationError("Submission validation failed: refused by a hook")
 
     form = await create_form(client, FormBuilder().with_text_field("a").build())

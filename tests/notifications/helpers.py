@@ -8,9 +8,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pliers.events.model import NewEvent
+from pliers.forms.definition import EmailNotification
 from pliers.notifications import Dispatcher, EmailService
 from pliers.notifications.outbox import NotificationOutbox
 from pliers.runtime import Runtime
+from pliers.submissions.model import Written
 
 
 def make_dispatcher(
@@ -19,6 +21,12 @@ def make_dispatcher(
     """A dispatcher that retries at once and polls often, for tests."""
     defaults: dict[str, Any] = {"retry_initial": 0.0, "poll_seconds": 0.05, "max_attempts": 3}
     return Dispatcher(outbox, service, **{**defaults, **options})
+
+
+def written(form: dict[str, Any], submission: dict[str, Any]) -> Written:
+    """What the submission service hands its hooks: the form's notifications typed as checked."""
+    mail = [EmailNotification.model_validate(n) for n in form.get("notifications", [])]
+    return Written(form, submission, mail)
 
 
 def form_resource(
@@ -63,7 +71,7 @@ async def submit(
     }
     async with rt.store.transaction() as tx:
         for hook in rt.submission_hooks:
-            await hook(tx, [(form, submission)])
+            await hook(tx, [written(form, submission)])
         [result] = await tx.append(
             [
                 NewEvent(

@@ -21,7 +21,7 @@ from pliers.runtime import Runtime
 from pliers.storage.postgres.outbox import CHANNEL, PostgresOutboxStore
 from pliers.testing import MockEmailProvider, running_runtime
 
-from .helpers import all_sent, eventually, form_resource, submit
+from .helpers import all_sent, eventually, form_resource, submit, written
 
 pytestmark = pytest.mark.integration
 
@@ -126,7 +126,7 @@ async def queue_then_fail(rt: Runtime, form: dict[str, Any]) -> None:
     assert rt.notifications is not None
     submission = {"id": "rolled-back", "formId": form["id"], "data": {"name": "Ada"}}
     async with rt.store.transaction() as tx:
-        await rt.notifications.hook(tx, [(form, submission)])
+        await rt.notifications.hook(tx, [written(form, submission)])
         raise RuntimeError("the submission failed after the hook")
 
 

@@ -237,9 +237,10 @@ def _kind_of(field_type: str, options: tuple[str | int, ...] | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Schema:
-    """The fields of one version of a form, in definition order."""
+    """The fields of one version of a form, in definition order, and the mail it asks for."""
 
     fields: dict[str, FieldSpec]
+    notifications: tuple[EmailNotification, ...] = ()
 
 
 def parse_definition(raw: Any) -> tuple[FormDefinition, Schema]:
@@ -443,7 +444,7 @@ def _compile(definition: FormDefinition, problems: list[dict[str, str]]) -> Sche
                         f"{address!r} is not an e-mail address",
                     )
                 )
-    return Schema(specs)
+    return Schema(specs, tuple(definition.notifications))
 
 
 def _check_options(f: FieldDef, where: str, problems: list[dict[str, str]]) -> None:

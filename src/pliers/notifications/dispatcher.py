@@ -12,12 +12,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import dataclass
 
 from pliers.errors import EmailServiceError
-from pliers.events.model import NewEvent
 from pliers.notifications.mail import Mailer
-from pliers.notifications.outbox import Notification, NotificationOutbox, outcome_event
+from pliers.notifications.outbox import Delivery, Notification, NotificationOutbox
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ class Dispatcher:
         self.stop_grace_seconds = stop_grace_seconds
         self._task: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
-        self._pending: list[_Outcome] = []
+        self._pending: list[Delivery] = []
         self._record_lock = asyncio.Lock()
         #: outcomes this dispatcher recorded since it was created
         self.sent = 0
@@ -66,9 +64,7 @@ class Dispatcher:
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="pliers-notification-dispatcher")
         # woken by mail that other processes queue (PostgreSQL LISTEN), not only by the poll
-        self._watch = asyncio.create_task(
-            self.outbox.adapter.watch(self.outbox.wakeup.set), name="pliers-outbox-watch"
-        )
+        self._watch = asyncio.create_task(self.outbox.watch(), name="pliers-outbox-watch")
 
     async def stop(self) -> None:
         """Finish the batch in hand (up to the grace period), then stop claiming."""
@@ -109,8 +105,7 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Claim one batch of due notifications and deliver it; returns how many were claimed."""
-        claimed = await self.outbox.adapter.claim(self.batch_size, self.lease_seconds)
-        self.outbox.claimed(len(claimed))
+        claimed = await self.outbox.claim(self.batch_size, self.lease_seconds)
         if claimed:
             outcomes = await asyncio.gather(
                 *(self._deliver(n) for n in claimed), return_exceptions=True
@@ -144,95 +139,44 @@ class Dispatcher:
                     to=n.recipients, subject=n.subject, body=n.body, html=n.html
                 )
         except TimeoutError:
-            outcome = _Outcome(
-                n, error=f"Email service error: no answer in {self.lease_seconds / 2:g}s"
+            delivery = self._failed(
+                n, f"Email service error: no answer in {self.lease_seconds / 2:g}s"
             )
         except EmailServiceError as e:
-            outcome = _Outcome(n, error=e.message, permanent=not e.retryable)
+            delivery = self._failed(n, e.message, permanent=not e.retryable)
         except Exception as e:
             log.exception("sending notification %s failed unexpectedly", n.id)
-            outcome = _Outcome(n, error=f"{type(e).__name__}: {e}")
+            delivery = self._failed(n, f"{type(e).__name__}: {e}")
         else:
-            outcome = _Outcome(n, message_id=result.message_id)
-        await self._record(outcome)
+            delivery = Delivery(n, message_id=result.message_id)
+        await self._record(delivery)
 
-    async def _record(self, outcome: _Outcome) -> None:
-        """Record ``outcome``, together with whatever else finished meanwhile (group commit).
+    def _failed(self, n: Notification, error: str, *, permanent: bool = False) -> Delivery:
+        """A failed attempt: tried again after a delay, or failed for good after the last one."""
+        if permanent or n.attempts >= self.max_attempts:
+            return Delivery(n, error=error, permanent=permanent)
+        delay = self.retry_delay(n.attempts)
+        log.info(
+            "notification %s attempt %d/%d failed (%s); next in %.1fs",
+            n.id,
+            n.attempts,
+            self.max_attempts,
+            error,
+            delay,
+        )
+        return Delivery(n, error=error, retry_in=delay)
+
+    async def _record(self, delivery: Delivery) -> None:
+        """Record ``delivery``, together with whatever else finished meanwhile (group commit).
 
         One transaction at a time per dispatcher: outcomes that finish while one is being written
         are written together by the next, so delivering a batch costs the submission path one
         short lock on the event log, not one per message.
         """
-        self._pending.append(outcome)
+        self._pending.append(delivery)
         async with self._record_lock:
             batch, self._pending = self._pending, []
             if batch:
-                await self._record_batch(batch)
-
-    async def _record_batch(self, batch: list[_Outcome]) -> None:
-        adapter = self.outbox.adapter
-        events: list[NewEvent] = []
-        sent = failed = 0
-        async with self.outbox.store.transaction() as tx:
-            for o in batch:
-                n = o.notification
-                if o.error is None:
-                    if await adapter.mark_sent(tx, n.id, n.attempts, o.message_id):
-                        events.append(
-                            outcome_event(
-                                n,
-                                "notification.sent",
-                                {"providerMessageId": o.message_id, "attempts": n.attempts},
-                            )
-                        )
-                        sent += 1
-                    else:
-                        log.warning(
-                            "notification %s was claimed again before it was recorded", n.id
-                        )
-                elif o.permanent or n.attempts >= self.max_attempts:
-                    if await adapter.mark_failed(tx, n.id, n.attempts, o.error):
-                        events.append(
-                            outcome_event(
-                                n,
-                                "notification.failed",
-                                {
-                                    "reason": o.error,
-                                    "attempts": n.attempts,
-                                    "permanent": o.permanent,
-                                },
-                            )
-                        )
-                        failed += 1
-                        log.warning(
-                            "notification %s failed after %d attempt(s): %s",
-                            n.id,
-                            n.attempts,
-                            o.error,
-                        )
-                else:
-                    delay = self.retry_delay(n.attempts)
-                    await adapter.reschedule(tx, n.id, n.attempts, delay, o.error)
-                    log.info(
-                        "notification %s attempt %d/%d failed (%s); next in %.1fs",
-                        n.id,
-                        n.attempts,
-                        self.max_attempts,
-                        o.error,
-                        delay,
-                    )
-            results = await tx.append(events) if events else []  # last: it takes the log's lock
-        self.sent += sent
-        self.failed += failed
-        if results:
-            await self.outbox.events.committed(max(r.position for r in results))
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """How one delivery attempt ended: a message id, or an error (``permanent`` when final)."""
-
-    notification: Notification
-    message_id: str | None = None
-    error: str | None = None
-    permanent: bool = False
+                sent, failed = await self.outbox.record(batch)
+                self.sent += sent
+                self.failed += failed

@@ -2,27 +2,29 @@
 
 :class:`OutboxStore` is the storage port (each backend package under :mod:`pliers.storage` has one);
 :class:`NotificationOutbox` is the service on top of it: the submission hook, the queries the API
-serves, re-queueing, and the wake-up signal the dispatcher waits on.
+serves, re-queueing, claiming due mail and recording how its delivery ended, and the wake-up
+signal the dispatcher waits on. The dispatcher asks it, never the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pliers.errors import NotificationNotFailed, NotificationNotFound
 from pliers.events.model import NewEvent, format_time
 from pliers.events.service import EventService
 from pliers.events.store import EventStore, Transaction
 from pliers.notifications.templating import default_body, render, render_subject
+from pliers.submissions.model import Written
 
-if TYPE_CHECKING:
-    from pliers.submissions.service import Written
+log = logging.getLogger(__name__)
 
 Status = Literal["queued", "sending", "sent", "failed"]
 STATUSES: tuple[Status, ...] = ("queued", "sending", "sent", "failed")
@@ -141,43 +143,41 @@ class OutboxStore(Protocol):
     ) -> list[Notification]: ...
 
 
-def notifications_for(
-    form: Mapping[str, Any], submission: Mapping[str, Any]
-) -> list[NewNotification]:
-    """The messages a form's ``notifications`` ask for, rendered with the submission's data."""
+def notifications_for(written: Written) -> list[NewNotification]:
+    """The messages a form's notifications ask for, rendered with the submission's data."""
+    form, submission = written.form, written.submission
     data = submission.get("data") or {}
-    if not isinstance(data, Mapping):
-        data = {}
-    queued: list[NewNotification] = []
-    for spec in form.get("notifications") or []:
-        if not isinstance(spec, Mapping) or spec.get("type", "email") != "email":
-            continue
-        to = spec.get("to")
-        recipients = [to] if isinstance(to, str) else [r for r in to or [] if isinstance(r, str)]
-        if not recipients:
-            continue
-        html = spec.get("html") is True
-        body_template = spec.get("body")
-        body = (
-            render(body_template, data, html=html)
-            if isinstance(body_template, str) and body_template
-            else default_body(form, data, html=html)
+    return [
+        NewNotification(
+            id=str(uuid.uuid4()),
+            submission_id=str(submission["id"]),
+            form_id=str(form.get("id") or submission.get("formId")),
+            recipients=list(spec.to),
+            subject=render_subject(spec.subject, data),
+            body=(
+                render(spec.body, data, html=spec.html is True)
+                if spec.body
+                else default_body(form, data, html=spec.html is True)
+            ),
+            html=spec.html is True,
         )
-        subject_template = spec.get("subject")
-        if not isinstance(subject_template, str) or not subject_template:
-            subject_template = f"New submission to {form.get('name') or 'a form'}"
-        queued.append(
-            NewNotification(
-                id=str(uuid.uuid4()),
-                submission_id=str(submission["id"]),
-                form_id=str(form.get("id") or submission.get("formId")),
-                recipients=recipients,
-                subject=render_subject(subject_template, data),
-                body=body,
-                html=html,
-            )
-        )
-    return queued
+        for spec in written.notifications
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """How one attempt to deliver a claimed notification ended, and so what to record.
+
+    Sent when ``error`` is None; otherwise tried again in ``retry_in`` seconds, or failed for good
+    when ``retry_in`` is None (``permanent`` when the provider refused it outright).
+    """
+
+    notification: Notification
+    message_id: str | None = None
+    error: str | None = None
+    retry_in: float | None = None
+    permanent: bool = False
 
 
 def outcome_event(notification: Notification, type_: str, payload: Mapping[str, Any]) -> NewEvent:
@@ -217,7 +217,7 @@ class NotificationOutbox:
 
         A :data:`pliers.submissions.service.SubmissionHook`; no network.
         """
-        queued = [n for form, submission in written for n in notifications_for(form, submission)]
+        queued = [n for w in written for n in notifications_for(w)]
         if queued:
             await self.adapter.enqueue(tx, queued)
             self._enqueued_at = time.monotonic()
@@ -235,12 +235,77 @@ class NotificationOutbox:
         if self._enqueued_at is not None:
             self.wakeup.set()
 
-    def claimed(self, count: int) -> None:
-        """Told by the dispatcher after each claim, to stop waking it once the mail is picked up."""
+    def _claimed(self, count: int) -> None:
+        """Stop waking the dispatcher once the mail queued here is picked up (or long after)."""
         if self._enqueued_at is None:
             return
         if count or time.monotonic() - self._enqueued_at > self.WAKE_WINDOW_SECONDS:
             self._enqueued_at = None
+
+    # -- for the dispatcher -----------------------------------------------------------------------
+
+    async def watch(self) -> None:
+        """Set :attr:`wakeup` whenever any process commits queued mail, until cancelled."""
+        await self.adapter.watch(self.wakeup.set)
+
+    async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
+        """Lease up to ``limit`` due notifications for ``lease_seconds`` (see OutboxStore.claim)."""
+        claimed = await self.adapter.claim(limit, lease_seconds)
+        self._claimed(len(claimed))
+        return claimed
+
+    async def record(self, deliveries: Sequence[Delivery]) -> tuple[int, int]:
+        """Record how ``deliveries`` ended, each with its event, in one transaction.
+
+        Returns how many were recorded sent and how many failed for good. A delivery whose claim
+        is no longer the current one (the lease ran out and the row was claimed again) changes
+        nothing and appends no event.
+        """
+        events: list[NewEvent] = []
+        sent = failed = 0
+        async with self.store.transaction() as tx:
+            for d in deliveries:
+                n = d.notification
+                if d.error is None:
+                    if await self.adapter.mark_sent(tx, n.id, n.attempts, d.message_id):
+                        events.append(
+                            outcome_event(
+                                n,
+                                "notification.sent",
+                                {"providerMessageId": d.message_id, "attempts": n.attempts},
+                            )
+                        )
+                        sent += 1
+                    else:
+                        log.warning(
+                            "notification %s was claimed again before it was recorded", n.id
+                        )
+                elif d.retry_in is None:
+                    if await self.adapter.mark_failed(tx, n.id, n.attempts, d.error):
+                        events.append(
+                            outcome_event(
+                                n,
+                                "notification.failed",
+                                {
+                                    "reason": d.error,
+                                    "attempts": n.attempts,
+                                    "permanent": d.permanent,
+                                },
+                            )
+                        )
+                        failed += 1
+                        log.warning(
+                            "notification %s failed after %d attempt(s): %s",
+                            n.id,
+                            n.attempts,
+                            d.error,
+                        )
+                else:
+                    await self.adapter.reschedule(tx, n.id, n.attempts, d.retry_in, d.error)
+            results = await tx.append(events) if events else []  # last: it takes the log's lock
+        if results:
+            await self.events.committed(max(r.position for r in results))
+        return sent, failed
 
     # -- queries and commands for the API -------------------------------------------------------
 

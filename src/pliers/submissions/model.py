@@ -1,11 +1,14 @@
-"""A submission as clients send it."""
+"""A submission as clients send it, and as the submission hooks receive it once written."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from pydantic.alias_generators import to_camel
+
+from pliers.forms.definition import EmailNotification
 
 
 class NewSubmission(BaseModel):
@@ -19,3 +22,12 @@ class NewSubmission(BaseModel):
     data: dict[str, Any]
     submitted_by: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Written(NamedTuple):
+    """A written submission and its form, both as the API returns them (SPEC "Forms",
+    "Submissions"), with the mail the form's definition asks for, as it was checked."""
+
+    form: dict[str, Any]
+    submission: dict[str, Any]
+    notifications: Sequence[EmailNotification] = ()

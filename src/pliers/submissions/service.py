@@ -47,10 +47,8 @@ from pliers.forms.records import FormRecord, FormRecords, SubmissionRecord, deco
 from pliers.forms.service import FormService, check_id, is_id
 from pliers.forms.values import storable
 from pliers.submissions.export import csv_chunks, field_columns
-from pliers.submissions.model import NewSubmission
+from pliers.submissions.model import NewSubmission, Written
 
-#: A written submission and its form, both as the API returns them (SPEC "Forms", "Submissions").
-Written = tuple[dict[str, Any], dict[str, Any]]
 #: ``await hook(tx, written)``: called once per group, in its transaction, with every submission
 #: the group writes, so that a hook can store what it derives in one statement (the notification
 #: outbox is one). Raising rolls the group back; each submission is then written alone, so the
@@ -195,12 +193,13 @@ class SubmissionService:
     ) -> None:
         forms = {form.id: form for _, form, _ in accepted}
         form_wires = {form_id: form.to_wire() for form_id, form in forms.items()}
-        pairs = [
-            (form_wires[form.id], wire)
+        mail = {form_id: self.forms.schema(form).notifications for form_id, form in forms.items()}
+        group = [
+            Written(form_wires[form.id], wire, mail[form.id])
             for (_, form, _), (_, _, wire) in zip(accepted, written, strict=True)
         ]
         for hook in self.hooks:
-            await hook(tx, pairs)
+            await hook(tx, group)
 
     def _checked(self, form: FormRecord | None, request: NewSubmission) -> FormRecord:
         if form is None:

@@ -17,6 +17,9 @@ class PliersError(Exception):
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "INTERNAL_ERROR"
 
+    #: response headers the error needs (``WWW-Authenticate``, ``Retry-After``)
+    headers: dict[str, str] | None = None
+
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
@@ -40,6 +43,30 @@ class NotFound(PliersError):
     code = "NOT_FOUND"
 
 
+class Unauthorized(PliersError):
+    """No key, or a key that is unknown, revoked or expired."""
+
+    status_code = 401
+    code = "UNAUTHORIZED"
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 -- read only
+
+
+class Forbidden(PliersError):
+    """A valid key without the scope the route needs (or a browser origin a form does not allow)."""
+
+    status_code = 403
+    code = "FORBIDDEN"
+
+
+class RateLimited(PliersError):
+    status_code = 429
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retryAfter": retry_after})
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class Conflict(PliersError):
     status_code = 409
     code = "CONFLICT"
@@ -55,6 +82,12 @@ class DuplicateEvent(Conflict):
     """An event id that is already stored with different content."""
 
     code = "DUPLICATE_EVENT"
+
+
+class AggregateOwned(Conflict):
+    """A raw event to an aggregate an engine created (a form, a submission, a notification)."""
+
+    code = "AGGREGATE_OWNED"
 
 
 class IdempotencyKeyReused(Conflict):
@@ -161,3 +194,7 @@ class NotificationNotFailed(Conflict):
     """Only a failed notification can be queued again."""
 
     code = "NOTIFICATION_NOT_FAILED"
+
+
+class KeyNotFound(NotFound):
+    code = "KEY_NOT_FOUND"

@@ -12,6 +12,7 @@ from pliers.broker import Broker, open_broker
 from pliers.cache import Cache, open_cache
 from pliers.events.service import EventService
 from pliers.events.store import EventStore
+from pliers.keys import KeyService
 from pliers.notifications import (
     Dispatcher,
     NotificationOutbox,
@@ -56,6 +57,8 @@ class Runtime:
     shared_cache: bool = False
     #: this process's live-stream dispatcher; built by for_adapters
     hub: Hub = field(init=False)
+    #: API keys: who a request acts as; built by for_adapters
+    keys: KeyService = field(init=False)
 
     @property
     def store(self) -> EventStore:
@@ -95,6 +98,11 @@ class Runtime:
                 return {}
 
             runtime.optional_checks["redis"] = redis
+        admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+        runtime.keys = KeyService(
+            adapters.keys, admin_key=admin_key, cache_seconds=settings.key_cache_seconds
+        )
+        runtime.on_close(runtime.keys.close)
         runtime.notifications = NotificationOutbox(store, runtime.events, adapters.outbox)
         runtime.notifications.install()
         runtime.submission_hooks.append(runtime.notifications.hook)
@@ -117,6 +125,7 @@ class Runtime:
             runtime.dispatcher.start()
             runtime.on_close(runtime.dispatcher.stop)
         await runtime.hub.start()
+        await runtime.keys.start()
         return runtime
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pliers.errors import ConfigurationError
 
 DEFAULT_DATABASE_URL = "sqlite:///pliers.db"
+MIN_ADMIN_KEY = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,51 @@ class Settings(BaseSettings):
     stream_max_message_bytes: int = Field(default=64 * 1024, ge=256)
     #: live stream: seconds between two reads of the store when no commit was announced
     stream_poll_interval: float = Field(default=1.0, gt=0, le=60)
+
+    #: a key with every scope; setting it turns authentication on
+    admin_key: SecretStr | None = None
+    #: seconds a process trusts what it remembers of a key without asking the database
+    key_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    #: submissions to public forms per client address (``limits`` notation, e.g. ``60/minute``)
+    public_rate_limit: str = "60/minute"
+    #: proxies (addresses or networks, comma-separated) whose ``X-Forwarded-For`` is believed
+    trusted_proxies: str = ""
+
+    @field_validator("admin_key")
+    @classmethod
+    def _admin_key_length(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or v.get_secret_value() == "":
+            return None
+        if len(v.get_secret_value()) < MIN_ADMIN_KEY:
+            raise ValueError(
+                f"must be at least {MIN_ADMIN_KEY} characters (e.g. `openssl rand -hex 32`)"
+            )
+        return v
+
+    @field_validator("public_rate_limit")
+    @classmethod
+    def _rate_limit(cls, v: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(v)
+        except ValueError as e:
+            raise ValueError(f"{v!r} is not a rate limit like 60/minute: {e}") from None
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: str) -> str:
+        for part in filter(None, (p.strip() for p in v.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an address or network") from None
+        return v
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @field_validator("redis_url")
     @classmethod

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from pliers import __version__
 from pliers.api import envelope, events, fast, health
 from pliers.api import forms as forms_api
+from pliers.api import keys as keys_api
 from pliers.api import notifications as notifications_api
 from pliers.api import submissions as submissions_api
+from pliers.api.auth import Authentication, document_security
 from pliers.api.limits import BodySizeLimit
 from pliers.api.stream import router as stream_router
 from pliers.logs import fold_library_tracebacks
@@ -26,6 +28,7 @@ ROUTERS = [
     forms_api.router,
     submissions_api.router,
     notifications_api.router,
+    keys_api.router,
 ]
 
 ROUTERS.append(stream_router)
@@ -66,6 +69,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_pages(app)
     fast.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Authentication)  # added last: runs first, before any body is read
+    document_security(app)
     logging.getLogger("pliers").setLevel(settings.log_level.upper())
     fold_library_tracebacks()  # here too: each of uvicorn's worker processes builds its app
     return app

@@ -65,7 +65,10 @@ async def _pliers_error(request: Request, exc: Exception) -> Response:
     if exc.status_code >= 500 and exc.code == "INTERNAL_ERROR":
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return failure(500, "INTERNAL_ERROR", "internal server error")
-    return failure(exc.status_code, exc.code, exc.message, exc.details)
+    response = failure(exc.status_code, exc.code, exc.message, exc.details)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:

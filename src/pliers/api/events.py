@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
+from pliers.api.auth import requires
 from pliers.api.deps import require_json, runtime
 from pliers.api.envelope import ok
 from pliers.events.model import (
@@ -24,12 +25,14 @@ Sequence_ = Annotated[int | None, Query(ge=0, le=MAX_BIGINT)]
 
 
 @router.post("/events", status_code=201, summary="Append one event")
+@requires("events:write")
 async def publish(body: PublishRequest, rt: RuntimeDep) -> Response:
     [result] = await rt.events.publish([body.event])
     return ok(result.to_wire(), 200 if result.duplicate else 201)
 
 
 @router.post("/events/batch", status_code=201, summary="Append up to 1,000 events atomically")
+@requires("events:write")
 async def publish_batch(body: BatchRequest, rt: RuntimeDep) -> Response:
     results = await rt.events.publish(body.events)
     duplicate = bool(results) and results[0].duplicate
@@ -40,6 +43,7 @@ async def publish_batch(body: BatchRequest, rt: RuntimeDep) -> Response:
 
 
 @router.get("/events/aggregates/{aggregate_id}", summary="Read an aggregate's events in order")
+@requires("events:read")
 async def read_aggregate(
     aggregate_id: Annotated[str, Path(min_length=1, max_length=255, pattern=ID_PATTERN)],
     rt: RuntimeDep,
@@ -55,6 +59,7 @@ async def read_aggregate(
 
 
 @router.post("/events/query", summary="Query events by filters, in position order")
+@requires("events:read")
 async def query(body: QueryRequest, rt: RuntimeDep) -> Response:
     page = await rt.store.query(body.query)
     return ok(page.to_wire())

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query
 from starlette.responses import Response, StreamingResponse
 
+from pliers.api.auth import requires
 from pliers.api.deps import require_json, runtime
 from pliers.api.envelope import ok
 from pliers.runtime import Runtime
@@ -18,11 +19,13 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.post("/forms", status_code=201, summary="Create a form")
+@requires("forms:write")
 async def create_form(body: Definition, rt: RuntimeDep) -> Response:
     return ok(await rt.forms.create(body), 201)
 
 
 @router.get("/forms", summary="List forms in creation order")
+@requires("forms:read")
 async def list_forms(
     rt: RuntimeDep,
     limit: Limit = 50,
@@ -33,6 +36,7 @@ async def list_forms(
 
 
 @router.get("/forms/{form_id}", summary="Read a form, or one of its versions")
+@requires("forms:read")
 async def get_form(
     form_id: str,
     rt: RuntimeDep,
@@ -43,11 +47,13 @@ async def get_form(
 
 
 @router.put("/forms/{form_id}", summary="Replace a form's definition (a new version)")
+@requires("forms:write")
 async def update_form(form_id: str, body: Definition, rt: RuntimeDep) -> Response:
     return ok(await rt.forms.update(form_id, body))
 
 
 @router.delete("/forms/{form_id}", summary="Archive a form")
+@requires("forms:write")
 async def archive_form(form_id: str, rt: RuntimeDep) -> Response:
     return ok(await rt.forms.archive(form_id))
 
@@ -57,6 +63,7 @@ async def archive_form(form_id: str, rt: RuntimeDep) -> Response:
     summary="Every submission of a form as CSV",
     response_class=StreamingResponse,
 )
+@requires("submissions:read")
 async def export_submissions(form_id: str, rt: RuntimeDep) -> Response:
     chunks = await rt.submissions.export_csv(form_id)
     return StreamingResponse(

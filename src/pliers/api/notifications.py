@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
+from pliers.api.auth import requires
 from pliers.api.deps import require_json, runtime
 from pliers.api.envelope import ok
 from pliers.errors import NotificationNotFound, ServiceUnavailable
@@ -29,6 +30,7 @@ def _outbox(rt: Runtime) -> NotificationOutbox:
 
 
 @router.get("", summary="List notifications, oldest first")
+@requires("notifications:read")
 async def list_notifications(
     rt: RuntimeDep,
     submission_id: Annotated[Filter, Query(alias="submissionId")] = None,
@@ -43,6 +45,7 @@ async def list_notifications(
 
 
 @router.get("/{notification_id}", summary="One notification")
+@requires("notifications:read")
 async def get_notification(notification_id: Identifier, rt: RuntimeDep) -> Response:
     found = await _outbox(rt).get(notification_id)
     if found is None:
@@ -51,6 +54,7 @@ async def get_notification(notification_id: Identifier, rt: RuntimeDep) -> Respo
 
 
 @router.post("/{notification_id}/retry", summary="Queue a failed notification again")
+@requires("notifications:write")
 async def retry_notification(notification_id: Identifier, rt: RuntimeDep) -> Response:
     requeued = await _outbox(rt).retry(notification_id)
     return ok(requeued.to_wire(), 202)

@@ -9,6 +9,7 @@ import logging
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from pliers.api.auth import requires
 from pliers.runtime import Runtime
 from pliers.stream.connection import Connection
 
@@ -20,6 +21,7 @@ TOO_SLOW = 1008
 
 
 @router.websocket("/v1/events/stream")
+@requires("events:read")
 async def stream(websocket: WebSocket) -> None:
     rt: Runtime = websocket.app.state.runtime
     await websocket.accept()

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from pliers.api.auth import requires
 from pliers.api.deps import require_json, runtime
 from pliers.api.envelope import ok
 from pliers.runtime import Runtime
@@ -36,6 +37,7 @@ IDEMPOTENCY_KEY = {
     summary="Submit data to a form",
     openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
 )
+@requires("submissions:write")
 async def create_submission(body: NewSubmission, rt: RuntimeDep, request: Request) -> Response:
     key = request.headers.get("idempotency-key")
     accepted = await rt.submissions.create(body, idempotency_key=key)
@@ -47,6 +49,7 @@ async def create_submission(body: NewSubmission, rt: RuntimeDep, request: Reques
 
 
 @router.get("/submissions", summary="List submissions in creation order, optionally of one form")
+@requires("submissions:read")
 async def list_submissions(
     rt: RuntimeDep,
     form_id: Annotated[str | None, Query(alias="formId", min_length=1, max_length=255)] = None,
@@ -57,5 +60,6 @@ async def list_submissions(
 
 
 @router.get("/submissions/{submission_id}", summary="Read a submission")
+@requires("submissions:read")
 async def get_submission(submission_id: str, rt: RuntimeDep) -> Response:
     return ok(await rt.submissions.get(submission_id))

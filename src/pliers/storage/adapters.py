@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pliers.events.store import EventStore
     from pliers.forms.records import FormRecords
+    from pliers.keys.store import KeyStore
     from pliers.notifications.outbox import OutboxStore
 
 
@@ -19,6 +20,7 @@ class Adapters:
     store: EventStore
     forms: FormRecords
     outbox: OutboxStore
+    keys: KeyStore
 
     async def close(self) -> None:
         """Close the connections the adapters share (they belong to the event store)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pliers.storage.adapters import Adapters
 from pliers.storage.postgres.events import PostgresEventStore, apply_migrations
 from pliers.storage.postgres.forms import PostgresFormRecords
+from pliers.storage.postgres.keys import PostgresKeyStore
 from pliers.storage.postgres.outbox import PostgresOutboxStore
 
 
@@ -14,6 +15,7 @@ def adapters(store: PostgresEventStore) -> Adapters:
         store=store,
         forms=PostgresFormRecords(store),
         outbox=PostgresOutboxStore(store),
+        keys=PostgresKeyStore(store),
     )
 
 
@@ -30,6 +32,7 @@ async def connect(
 __all__ = [
     "PostgresEventStore",
     "PostgresFormRecords",
+    "PostgresKeyStore",
     "PostgresOutboxStore",
     "adapters",
     "apply_migrations",

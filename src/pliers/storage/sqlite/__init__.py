@@ -8,6 +8,7 @@ from pathlib import Path
 from pliers.storage.adapters import Adapters
 from pliers.storage.sqlite.events import SqliteEventStore
 from pliers.storage.sqlite.forms import SqliteFormRecords
+from pliers.storage.sqlite.keys import SqliteKeyStore
 from pliers.storage.sqlite.outbox import SqliteOutboxStore
 
 
@@ -17,6 +18,7 @@ def adapters(store: SqliteEventStore) -> Adapters:
         store=store,
         forms=SqliteFormRecords(store),
         outbox=SqliteOutboxStore(store),
+        keys=SqliteKeyStore(store),
     )
 
 
@@ -25,4 +27,11 @@ async def connect(path: Path | str, *, migrate: bool = True) -> Adapters:
     return adapters(await SqliteEventStore.connect(path, migrate=migrate))
 
 
-__all__ = ["SqliteEventStore", "SqliteFormRecords", "SqliteOutboxStore", "adapters", "connect"]
+__all__ = [
+    "SqliteEventStore",
+    "SqliteFormRecords",
+    "SqliteKeyStore",
+    "SqliteOutboxStore",
+    "adapters",
+    "connect",
+]

@@ -1,0 +1,121 @@
+"""PostgreSQL adapter of the key store.
+
+Creating and revoking a key sends a ``NOTIFY`` on :data:`CHANNEL` in the same statement; PostgreSQL
+delivers it on commit, to every process that ``LISTEN``s (:meth:`PostgresKeyStore.watch`), so a
+key revoked by any server process or by ``pliers keys revoke`` is refused by all of them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+import asyncpg
+
+from pliers.keys.model import ApiKey
+from pliers.keys.store import KeyWatch
+from pliers.storage.postgres.errors import translated
+from pliers.storage.postgres.events import PostgresEventStore
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "pliers_keys"
+#: Longest pause between two attempts to listen again after the connection was lost (seconds).
+MAX_BACKOFF = 30.0
+_COLUMNS = "id, name, scopes, digest, created_at, expires_at, revoked_at"
+
+
+def _key(row: asyncpg.Record) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        scopes=tuple(row["scopes"]),
+        digest=row["digest"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+class PostgresKeyStore:
+    def __init__(self, store: PostgresEventStore) -> None:
+        self.store = store
+
+    async def insert(self, key: ApiKey) -> None:
+        async with self.store.connection() as conn, translated():
+            await conn.execute(
+                f"""
+                WITH created AS (
+                    INSERT INTO api_keys (id, name, scopes, digest, created_at, expires_at)
+                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+                )
+                SELECT pg_notify('{CHANNEL}', id) FROM created
+                """,
+                key.id,
+                key.name,
+                list(key.scopes),
+                key.digest,
+                key.created_at,
+                key.expires_at,
+            )
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        rows = await self.store.fetch(f"SELECT {_COLUMNS} FROM api_keys WHERE id = $1", key_id)
+        return _key(rows[0]) if rows else None
+
+    async def list(self) -> list[ApiKey]:
+        rows = await self.store.fetch(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at, id")
+        return [_key(r) for r in rows]
+
+    async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
+        async with self.store.connection() as conn, translated():
+            row = await conn.fetchrow(
+                f"""
+                WITH revoked AS (
+                    UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2)
+                     WHERE id = $1 RETURNING {_COLUMNS}
+                )
+                SELECT revoked.*, pg_notify('{CHANNEL}', revoked.id) FROM revoked
+                """,
+                key_id,
+                at,
+            )
+        return _key(row) if row is not None else None
+
+    async def exists(self) -> bool:
+        rows = await self.store.fetch("SELECT EXISTS (SELECT 1 FROM api_keys) AS found")
+        return bool(rows[0]["found"])
+
+    async def watch(self, watch: KeyWatch) -> None:
+        """Listen on a connection of its own (a pooled one would carry the ``LISTEN`` to whoever
+        acquires it next); after losing it, listen again after a growing pause."""
+        if self.store.url is None:
+            return  # a store built on a pool alone: remembered keys expire after a while
+        delay = 1.0
+        while True:
+            try:
+                await self._listen(self.store.url, watch)
+            except Exception as e:  # whatever it was, keys are looked up again; retry
+                log.warning("cannot listen for key changes (%s); trying again in %.0f s", e, delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+            else:
+                log.warning("lost the connection listening for key changes; listening again")
+                delay = 1.0
+            finally:
+                watch.lost()
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    async def _listen(url: str, watch: KeyWatch) -> None:
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await conn.add_listener(CHANNEL, lambda *_notice: watch.changed())
+            watch.listening()
+            await lost.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(conn.close(timeout=2))

@@ -28,10 +28,13 @@ from pliers.errors import Forbidden, PliersError, Unauthorized
 from pliers.keys.model import PUBLIC, Principal
 from pliers.keys.scopes import Scope as KeyScope
 
-#: Paths served without a key, whatever the settings: the health check, the public form routes,
-#: and the API's own documentation (it describes the API; it holds no data).
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-PUBLIC_PREFIXES = ("/v1/public/", "/docs/")
+#: Paths served without a key, whatever the settings: the health check, the public form routes
+#: and the hosted form page (with its static files), and the API's own documentation (it
+#: describes the API; it holds no data).
+PUBLIC_PATHS = frozenset(
+    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
+)
+PUBLIC_PREFIXES = ("/v1/public/", "/docs/", "/f/", "/static/")
 #: The query parameter that carries a key where a browser cannot send a header (the stream).
 KEY_PARAM = "key"
 

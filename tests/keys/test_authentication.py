@@ -94,7 +94,8 @@ def test_the_table_names_every_route_that_needs_a_key(secured_app: FastAPI) -> N
         scope = getattr(route.endpoint, "pliers_scope", None)
         assert scope is not None, f"{path} declares no scope and is not public"
         for method in getattr(route, "methods", None) or {"GET"}:
-            found.add((method, path))
+            if method != "HEAD":  # Starlette adds it to every GET route
+                found.add((method, path))
     normalised = {
         (m, p.replace(UNKNOWN_ID, "{id}").replace("{form_id}", "{id}")) for m, p in declared
     }

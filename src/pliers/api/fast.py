@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pliers.api.auth import requires
 from pliers.api.envelope import ok
 from pliers.events.model import (
     ID_PATTERN,
@@ -83,6 +84,8 @@ class ThinEndpoint:
         self.serve = serve
         self.fallback = fallback
         self.reads_body = reads_body
+        #: the scope the endpoint requires (see pliers.api.auth.requires)
+        self.pliers_scope = getattr(serve, "pliers_scope", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
@@ -109,6 +112,7 @@ class ThinEndpoint:
         await self.fallback(scope, replay, send)
 
 
+@requires("events:write")
 async def publish(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
     try:
         request = PublishRequest.model_validate_json(body)
@@ -118,6 +122,7 @@ async def publish(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
     return ok(result.to_wire(), 200 if result.duplicate else 201)
 
 
+@requires("events:write")
 async def publish_batch(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
     try:
         request = BatchRequest.model_validate_json(body)
@@ -131,6 +136,7 @@ async def publish_batch(rt: Runtime, scope: Scope, body: bytes) -> Response | No
     return ok(data, 200 if duplicate else 201)
 
 
+@requires("events:read")
 async def query(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
     try:
         request = QueryRequest.model_validate_json(body)
@@ -140,6 +146,7 @@ async def query(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
     return ok(page.to_wire())
 
 
+@requires("events:read")
 async def read_aggregate(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
     aggregate_id = scope["path_params"]["aggregate_id"]
     if len(aggregate_id) > 255 or not _AGGREGATE_ID.fullmatch(aggregate_id):
@@ -161,6 +168,7 @@ async def read_aggregate(rt: Runtime, scope: Scope, body: bytes) -> Response | N
     )
 
 
+@requires("submissions:write")
 async def create_submission(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
     try:
         request = NewSubmission.model_validate_json(body)

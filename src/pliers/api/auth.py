@@ -35,6 +35,9 @@ PUBLIC_PATHS = frozenset(
     {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
 )
 PUBLIC_PREFIXES = ("/v1/public/", "/docs/", "/f/", "/static/")
+#: Pages that check the key themselves (the console: its session cookie holds the key; see
+#: pliers.web.access, which acts as the key's principal through :func:`act_as`).
+SELF_CHECKED_PREFIXES = ("/console",)
 #: The query parameter that carries a key where a browser cannot send a header (the stream).
 KEY_PARAM = "key"
 
@@ -44,7 +47,21 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Any]])
 
 
 def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+    return (
+        path in PUBLIC_PATHS
+        or path.startswith(PUBLIC_PREFIXES)
+        or path.startswith(SELF_CHECKED_PREFIXES)
+    )
+
+
+def act_as(who: Principal) -> None:
+    """For the rest of this request, act as ``who`` (for pages that check a key themselves).
+
+    The middleware restores what it set when the request ends.
+    """
+    before = current.get()
+    current.set(RequestContext(before.request_id if before else None, actor=who.actor))
+    principal.set(who)
 
 
 class Authentication:

@@ -20,7 +20,9 @@ from typing import ClassVar
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from pliers.api.auth import act_as
 from pliers.errors import PliersError
+from pliers.keys import Principal
 from pliers.runtime import Runtime
 
 SESSION_COOKIE = "pliers_session"
@@ -86,23 +88,28 @@ LOCAL_VIEWER = Viewer("local", ALL_SCOPES, signed_in=False)
 
 async def authentication_on(rt: Runtime) -> bool:
     """Is a key needed? (Off: no admin key and no key exists; the server is loopback only.)"""
-    return False
+    return await rt.keys.enabled()
 
 
 async def resolve(rt: Runtime, secret: str) -> Viewer | None:
     """The viewer a key signs in as; None for an unknown, revoked or expired key."""
-    return None
+    found = await rt.keys.resolve(secret)
+    if found is None:
+        return None
+    return Viewer(found.actor, found.scopes, signed_in=True)
 
 
 async def viewer_of(conn: HTTPConnection) -> Viewer:
     """The viewer of a console request, or :class:`SignInRequired`."""
     rt: Runtime = conn.app.state.runtime
     if not await authentication_on(rt):
+        act_as(Principal(LOCAL_VIEWER.actor, LOCAL_VIEWER.scopes))
         return LOCAL_VIEWER
     secret = conn.cookies.get(SESSION_COOKIE)
     found = await resolve(rt, secret) if secret else None
     if found is None:
         raise SignInRequired("sign in with an API key to use the console")
+    act_as(Principal(found.actor, found.scopes))  # the events it writes, the stream's scope
     return found
 
 

@@ -55,13 +55,11 @@ class SqliteKeyStore:
             )
 
     async def get(self, key_id: str) -> ApiKey | None:
-        rows = await self.store.fetch(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (key_id,))
+        rows = await self.store.fetch(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", key_id)
         return _key(rows[0]) if rows else None
 
     async def list(self) -> list[ApiKey]:
-        rows = await self.store.fetch(
-            f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at, id", ()
-        )
+        rows = await self.store.fetch(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at, id")
         return [_key(r) for r in rows]
 
     async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
@@ -77,7 +75,7 @@ class SqliteKeyStore:
         return _key(row) if row is not None else None
 
     async def exists(self) -> bool:
-        return bool(await self.store.fetch("SELECT 1 FROM api_keys LIMIT 1", ()))
+        return bool(await self.store.fetch("SELECT 1 FROM api_keys LIMIT 1"))
 
     async def watch(self, watch: KeyWatch) -> None:
         """No signal between processes: see the module's docstring."""

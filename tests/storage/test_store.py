@@ -110,6 +110,26 @@ async def test_query_filters_combine(store: EventStore) -> None:
     assert rest.next_cursor is None
 
 
+async def test_query_merges_listed_values_in_position_order(store: EventStore) -> None:
+    """Repeated values count once; the other lists still filter; pages follow positions."""
+    await store.append([event(f"a{i % 3}", type=f"list.t{i % 4}", id=f"e{i}") for i in range(24)])
+    query = {
+        "eventTypes": ["list.t1", "list.t2", "list.t1"],
+        "aggregateIds": ["a1", "a2", "a9"],
+        "limit": 5,
+    }
+    expected = [f"e{i}" for i in range(24) if i % 4 in (1, 2) and i % 3 in (1, 2)]
+    seen: list[str] = []
+    page = await store.query(EventQuery.model_validate(query))
+    seen += [e.id for e in page.events]
+    while page.has_more:
+        page = await store.query(EventQuery.model_validate({**query, "cursor": page.next_cursor}))
+        seen += [e.id for e in page.events]
+    assert seen == expected
+    none = await store.query(EventQuery.model_validate({"eventTypes": []}))
+    assert none.events == []
+
+
 async def test_query_by_timestamp_range(store: EventStore) -> None:
     await store.append(
         [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -24,6 +25,31 @@ async def test_failed_append_rolls_back(store: EventStore) -> None:
     with pytest.raises(SequenceConflict, match="sequence"):
         await store.append([event(id="invalid", sequenceNumber=1, type="test.invalid")])
     assert [e.id for e in await store.read_aggregate("agg")] == ["valid"]
+
+
+async def test_concurrent_appends_succeed_or_fail_each_on_their_own(store: EventStore) -> None:
+    """Appends sent together (written in one group) keep their own outcome and positions."""
+    await store.append([event("taken", id="stored-1")])
+    requests = [[event(f"c{i}", id=f"c{i}"), event(f"c{i}")] for i in range(40)]
+    requests.append([event("taken", expectedVersion=0)])  # the aggregate has one event
+    requests.append([event("taken", id="stored-1")])  # a retry of the stored event
+    requests.append([event("other", id="stored-1", type="test.changed")])  # reused id
+    outcomes = await asyncio.gather(*(store.append(r) for r in requests), return_exceptions=True)
+    *written, conflict, retry, reused = outcomes
+    assert isinstance(conflict, SequenceConflict)
+    assert isinstance(reused, DuplicateEvent)
+    assert not isinstance(retry, BaseException)
+    assert [r.duplicate for r in retry] == [True]
+    positions = []
+    for i, results in enumerate(written):
+        assert not isinstance(results, BaseException), results
+        assert [r.sequence_number for r in results] == [1, 2]
+        stored = await store.read_aggregate(f"c{i}")
+        assert [e.position for e in stored] == [r.position for r in results]
+        positions += [r.position for r in results]
+    assert len(set(positions)) == len(positions) == 80
+    assert [e.id for e in await store.read_aggregate("taken")] == ["stored-1"]
+    assert await store.read_aggregate("other") == []
 
 
 async def test_transaction_rolls_back_appends_when_the_block_fails(store: EventStore) -> None:

@@ -22,6 +22,7 @@ from pliers.events.sequencing import (
     StoredRef,
     lookups,
     starts_new_aggregates,
+    take_group,
 )
 from pliers.storage.postgres.errors import translated
 
@@ -220,26 +221,7 @@ class GroupCommit:
         return await future
 
     def _next_group(self) -> list[tuple[Sequence[NewEvent], asyncio.Future[list[AppendResult]]]]:
-        """Take queued requests up to MAX_EVENTS, leaving any that reuse an id of the group.
-
-        A request repeating an id of an earlier request in the group (a client retrying quickly)
-        waits for the next group, where it meets the stored event and is answered as a duplicate.
-        """
-        group: list[tuple[Sequence[NewEvent], asyncio.Future[list[AppendResult]]]] = []
-        rest: list[tuple[Sequence[NewEvent], asyncio.Future[list[AppendResult]]]] = []
-        ids: set[str] = set()
-        size = 0
-        for request in self._queue:
-            events = request[0]
-            request_ids = {e.id for e in events if e.id is not None}
-            fits = not group or size + len(events) <= self.MAX_EVENTS
-            if fits and not (request_ids & ids):
-                group.append(request)
-                size += len(events)
-                ids |= request_ids
-            else:
-                rest.append(request)
-        self._queue = rest
+        group, self._queue = take_group(self._queue, self.MAX_EVENTS)
         return group
 
     async def _flush(self) -> None:

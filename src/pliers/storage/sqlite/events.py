@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from pliers.errors import (
+    PliersError,
     ServiceUnavailable,
 )
 from pliers.events.model import (
@@ -30,7 +31,16 @@ from pliers.events.model import (
     format_time,
     parse_time,
 )
-from pliers.events.sequencing import AppendPlanner, Duplicate, Inspection, StoredRef, lookups
+from pliers.events.sequencing import (
+    Accepted,
+    AppendPlanner,
+    Duplicate,
+    Inspection,
+    Row,
+    StoredRef,
+    lookups,
+    take_group,
+)
 from pliers.storage import migrations
 from pliers.storage.sqlite.errors import translated
 
@@ -41,8 +51,11 @@ _COLUMNS = (
 _INSERT = (
     "INSERT INTO events (id, type, aggregate_id, aggregate_type, sequence_number, version,"
     ' "timestamp", recorded_at, correlation_id, causation_id, metadata, payload, fingerprint)'
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING position"
 )
+#: rows per INSERT statement: 13 variables each, within SQLite's default limit of 32,766
+_ROWS_PER_INSERT = 1000
+#: Per request: its results, or the error that refused it.
+Outcome = list[AppendResult] | PliersError
 
 
 #: An event in its wire form, built by SQLite (see StoredEvent.to_wire).
@@ -100,49 +113,49 @@ def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
-async def _inspect(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> Inspection:
-    ids, aggregates, explicit = lookups([events])
-    inspection = Inspection()
-    if ids:
-        async with conn.execute(
-            "SELECT id, fingerprint, sequence_number, position, recorded_at FROM events "
-            f"WHERE id IN ({_placeholders(len(ids))})",
-            ids,
-        ) as cursor:
-            for i, fp, seq, position, recorded in await cursor.fetchall():
-                inspection.stored[i] = StoredRef(fp, seq, position, parse_time(recorded))
-    async with conn.execute(
-        "SELECT aggregate_id, max(sequence_number) FROM events "
+async def _inspect(
+    conn: aiosqlite.Connection, requests: Sequence[Sequence[NewEvent]]
+) -> Inspection:
+    """What is stored for ``requests``: one statement, as each costs a hop to the SQLite thread."""
+    ids, aggregates, explicit = lookups(requests)
+    parts = [
+        "SELECT 0, id, fingerprint, sequence_number, position, recorded_at FROM events "
+        f"WHERE id IN ({_placeholders(len(ids))})",
+        "SELECT 1, aggregate_id, NULL, max(sequence_number), NULL, NULL FROM events "
         f"WHERE aggregate_id IN ({_placeholders(len(aggregates))}) GROUP BY aggregate_id",
-        aggregates,
-    ) as cursor:
-        inspection.heads.update((a, n) for a, n in await cursor.fetchall())
-    for aggregate, seq in explicit:
-        async with conn.execute(
-            "SELECT 1 FROM events WHERE aggregate_id = ? AND sequence_number = ?",
-            (aggregate, seq),
-        ) as cursor:
-            if await cursor.fetchone() is not None:
-                inspection.used.add((aggregate, seq))
+    ]
+    args: list[Any] = [*ids, *aggregates]
+    if explicit:
+        pairs = ", ".join(["(?, ?)"] * len(explicit))
+        parts.append(
+            "SELECT 2, e.aggregate_id, NULL, e.sequence_number, NULL, NULL "
+            f"FROM (VALUES {pairs}) AS v JOIN events e "
+            "ON e.aggregate_id = v.column1 AND e.sequence_number = v.column2"
+        )
+        args += [value for pair in explicit for value in pair]
+    inspection = Inspection()
+    for kind, key, fp, n, position, recorded in await conn.execute_fetchall(
+        " UNION ALL ".join(parts), args
+    ):
+        if kind == 0:
+            inspection.stored[key] = StoredRef(fp, n, position, parse_time(recorded))
+        elif kind == 1:
+            inspection.heads[key] = n
+        else:
+            inspection.used.add((key, n))
     return inspection
 
 
-async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> list[AppendResult]:
-    """Append inside an open write transaction on ``conn``."""
-    plan = AppendPlanner(await _inspect(conn, events)).plan(events)
-    if isinstance(plan, Duplicate):
-        return [
-            AppendResult(i, s.sequence_number, s.position, s.recorded_at, duplicate=True)
-            for i, s in zip(plan.ids, plan.stored, strict=True)
-        ]
-    now = datetime.now(UTC)
+async def _insert(conn: aiosqlite.Connection, rows: list[Row], now: datetime) -> dict[str, int]:
+    """Insert ``rows`` in as few statements as the variable limit allows; id -> position."""
     recorded = format_time(now)
-    results: list[AppendResult] = []
-    for row in plan.rows:
-        e = row.event
-        async with conn.execute(
-            _INSERT,
-            (
+    positions: dict[str, int] = {}
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        values: list[Any] = []
+        for row in chunk:
+            e = row.event
+            values += (
                 row.id,
                 e.type,
                 e.aggregate_id,
@@ -156,12 +169,104 @@ async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> lis
                 _dumps(e.metadata),
                 _dumps(e.payload),
                 row.fingerprint,
-            ),
-        ) as cursor:
-            inserted = await cursor.fetchone()
-        assert inserted is not None  # RETURNING always yields the inserted row
-        results.append(AppendResult(row.id, row.sequence_number, inserted[0], now))
-    return results
+            )
+        tuples = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        inserted = await conn.execute_fetchall(
+            f"{_INSERT} VALUES {tuples} RETURNING id, position", values
+        )
+        positions.update((i, p) for i, p in inserted)
+    return positions
+
+
+async def _append_group(
+    conn: aiosqlite.Connection, requests: Sequence[Sequence[NewEvent]]
+) -> list[Outcome]:
+    """Plan and insert ``requests`` inside an open write transaction on ``conn``."""
+    planner = AppendPlanner(await _inspect(conn, requests))
+    plans: list[Accepted | Duplicate | PliersError] = []
+    for events in requests:
+        try:
+            plans.append(planner.plan(events))
+        except PliersError as e:
+            plans.append(e)
+    now = datetime.now(UTC)
+    rows = [row for plan in plans if isinstance(plan, Accepted) for row in plan.rows]
+    positions = await _insert(conn, rows, now) if rows else {}
+    outcomes: list[Outcome] = []
+    for plan in plans:
+        if isinstance(plan, Accepted):
+            outcomes.append(
+                [AppendResult(r.id, r.sequence_number, positions[r.id], now) for r in plan.rows]
+            )
+        elif isinstance(plan, Duplicate):
+            outcomes.append(
+                [
+                    AppendResult(i, s.sequence_number, s.position, s.recorded_at, duplicate=True)
+                    for i, s in zip(plan.ids, plan.stored, strict=True)
+                ]
+            )
+        else:
+            outcomes.append(plan)
+    return outcomes
+
+
+async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> list[AppendResult]:
+    """Append inside an open write transaction on ``conn``."""
+    [outcome] = await _append_group(conn, [events])
+    if isinstance(outcome, PliersError):
+        raise outcome
+    return outcome
+
+
+class GroupCommit:
+    """Appends from concurrent callers share one write transaction and one commit.
+
+    SQLite has one writer at a time, so appends take turns anyway; taking them one request at a
+    time paid a transaction, and a round trip to the connection's thread for every statement,
+    per request. Callers queue their request instead, and one flusher writes everything queued
+    in a single transaction: one inspection, one insert, one commit. Each request still succeeds
+    or fails on its own.
+    """
+
+    MAX_EVENTS = 2000
+
+    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
+        self._conn = conn
+        self._lock = lock
+        self._queue: list[tuple[Sequence[NewEvent], asyncio.Future[list[AppendResult]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
+        future: asyncio.Future[list[AppendResult]] = asyncio.get_running_loop().create_future()
+        self._queue.append((events, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            group, self._queue = take_group(self._queue, self.MAX_EVENTS)
+            try:
+                async with translated(), self._lock:
+                    await self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        outcomes = await _append_group(self._conn, [e for e, _ in group])
+                    except BaseException:
+                        await self._conn.execute("ROLLBACK")
+                        raise
+                    await self._conn.execute("COMMIT")
+            except Exception as e:  # the whole group failed: every caller learns why
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(e)
+                continue
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if future.done():
+                    continue  # the caller went away; what it sent is stored all the same
+                if isinstance(outcome, PliersError):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
 
 class SqliteTransaction:
@@ -193,6 +298,7 @@ class SqliteEventStore:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._group = GroupCommit(writer, self._write_lock)
 
     @classmethod
     async def connect(cls, path: Path | str, *, migrate: bool = True) -> SqliteEventStore:
@@ -240,8 +346,7 @@ class SqliteEventStore:
         return applied
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        async with self.transaction() as tx:
-            return await tx.append(events)
+        return await self._group.append(events)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:

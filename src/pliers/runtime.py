@@ -19,6 +19,7 @@ from pliers.notifications import (
     dispatcher_for,
     mailer_for,
 )
+from pliers.ratelimit import RateLimit
 from pliers.settings import Settings
 from pliers.storage import Adapters, open_backend
 from pliers.stream.hub import Hub
@@ -59,6 +60,8 @@ class Runtime:
     hub: Hub = field(init=False)
     #: API keys: who a request acts as; built by for_adapters
     keys: KeyService = field(init=False)
+    #: submissions to public forms per client address; built by for_adapters
+    public_rate_limit: RateLimit = field(init=False)
 
     @property
     def store(self) -> EventStore:
@@ -75,7 +78,7 @@ class Runtime:
         runtime = cls(
             settings=settings,
             adapters=adapters,
-            events=EventService(store),
+            events=EventService(store, adapters.owned),
             cache=open_cache(redis_url),
             broker=open_broker(redis_url),
             shared_cache=bool(redis_url),
@@ -103,6 +106,10 @@ class Runtime:
             adapters.keys, admin_key=admin_key, cache_seconds=settings.key_cache_seconds
         )
         runtime.on_close(runtime.keys.close)
+        runtime.public_rate_limit = RateLimit(
+            settings.public_rate_limit, "public-submissions", redis_url=redis_url
+        )
+        runtime.on_close(runtime.public_rate_limit.close)
         runtime.notifications = NotificationOutbox(store, runtime.events, adapters.outbox)
         runtime.notifications.install()
         runtime.submission_hooks.append(runtime.notifications.hook)

@@ -55,7 +55,8 @@ async def test_publish_stores_event_and_reads_it_back(
     assert events[0]["aggregateId"] == "form-123"
     assert events[0]["aggregateType"] == "form"
     assert events[0]["payload"] == event["payload"]
-    assert events[0]["metadata"] == event["metadata"]
+    # the server says who wrote it: "local" with authentication off
+    assert events[0]["metadata"] == {**event["metadata"], "actor": "local"}
     assert events[0]["position"] == body["data"]["position"]
 
 

@@ -13,8 +13,10 @@ from pliers.api import envelope, events, fast, health
 from pliers.api import forms as forms_api
 from pliers.api import keys as keys_api
 from pliers.api import notifications as notifications_api
+from pliers.api import public as public_api
 from pliers.api import submissions as submissions_api
 from pliers.api.auth import Authentication, document_security
+from pliers.api.cors import PublicFormCORS
 from pliers.api.limits import BodySizeLimit
 from pliers.api.stream import router as stream_router
 from pliers.logs import fold_library_tracebacks
@@ -29,6 +31,7 @@ ROUTERS = [
     submissions_api.router,
     notifications_api.router,
     keys_api.router,
+    public_api.router,
 ]
 
 ROUTERS.append(stream_router)
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_pages(app)
     fast.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(PublicFormCORS)
     app.add_middleware(Authentication)  # added last: runs first, before any body is read
     document_security(app)
     logging.getLogger("pliers").setLevel(settings.log_level.upper())

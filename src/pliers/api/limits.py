@@ -70,3 +70,14 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address as the server sees it.
+
+    Behind a reverse proxy that is the proxy's, unless the server trusts it
+    (``PLIERS_TRUSTED_PROXIES``): then uvicorn has already taken the client's address from
+    ``X-Forwarded-For``. Nothing here reads that header itself, so a client cannot pick its own.
+    """
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

@@ -131,6 +131,10 @@ def serve(
         workers=settings.workers,
         log_level=settings.log_level,
         ws_max_size=settings.max_body_bytes,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; Pliers only from the
+        # proxies it is told to trust (the rate limits count by client address)
+        proxy_headers=bool(settings.trusted_proxy_list),
+        forwarded_allow_ips=",".join(settings.trusted_proxy_list) or None,
     )
 
 

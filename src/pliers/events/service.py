@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from pliers.events.model import AppendResult, NewEvent
+from pliers.events.ownership import OwnedAggregates, check_not_owned
+from pliers.events.stamping import stamp_request
 from pliers.events.store import EventStore
 
 #: Called with the highest position of a commit, after it is readable.
@@ -22,8 +24,10 @@ class EventService:
     store, so nothing is announced before it can be read.
     """
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, owners: OwnedAggregates | None = None) -> None:
         self.store = store
+        #: refuses raw events to the engines' aggregates (None: no engines, nothing to refuse)
+        self.owners = owners
         self._listeners: list[CommitListener] = []
 
     def add_listener(self, listener: CommitListener) -> None:
@@ -33,7 +37,10 @@ class EventService:
         self._listeners.remove(listener)
 
     async def publish(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        results = await self.store.append(events)
+        """Append raw events, as a client sent them (the engines append their own)."""
+        if self.owners is not None:
+            await check_not_owned(self.owners, events)
+        results = await self.store.append([stamp_request(e) for e in events])
         if results and not results[0].duplicate:
             await self.committed(max(r.position for r in results))
         return results

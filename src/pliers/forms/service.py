@@ -18,6 +18,7 @@ from pliers.cache import Cache, cached, invalidate
 from pliers.errors import FormArchived, FormNotFound, ValidationError, VersionConflict
 from pliers.events.model import ID_PATTERN, NewEvent
 from pliers.events.service import EventService
+from pliers.events.stamping import stamp_request
 from pliers.events.store import EventStore
 from pliers.forms.definition import FormDefinition, Schema, parse_definition, schema_of
 from pliers.forms.records import FormRecord, FormRecords, FormStatus, decode_cursor, page
@@ -42,13 +43,15 @@ def _event(kind: str, form: FormRecord, expected: int) -> NewEvent:
     if kind != "form.archived":
         payload["description"] = form.description
         payload["definition"] = form.body
-    return NewEvent(
-        type=kind,
-        aggregate_id=form.id,
-        aggregate_type="form",
-        expected_version=expected,
-        timestamp=form.updated_at,
-        payload=payload,
+    return stamp_request(
+        NewEvent(
+            type=kind,
+            aggregate_id=form.id,
+            aggregate_type="form",
+            expected_version=expected,
+            timestamp=form.updated_at,
+            payload=payload,
+        )
     )
 
 

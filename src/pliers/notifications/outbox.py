@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from pliers.errors import NotificationNotFailed, NotificationNotFound
 from pliers.events.model import NewEvent, format_time
 from pliers.events.service import EventService
+from pliers.events.stamping import stamp_request
 from pliers.events.store import EventStore, Transaction
 from pliers.notifications.templating import default_body, render, render_subject
 from pliers.submissions.model import Written
@@ -182,18 +183,20 @@ class Delivery:
 
 def outcome_event(notification: Notification, type_: str, payload: Mapping[str, Any]) -> NewEvent:
     """An event on the notification's own aggregate, correlated with its submission."""
-    return NewEvent(
-        type=type_,
-        aggregate_id=notification.id,
-        aggregate_type=AGGREGATE_TYPE,
-        correlation_id=notification.submission_id,
-        payload={
-            "notificationId": notification.id,
-            "submissionId": notification.submission_id,
-            "formId": notification.form_id,
-            "recipients": notification.recipients,
-            **payload,
-        },
+    return stamp_request(
+        NewEvent(
+            type=type_,
+            aggregate_id=notification.id,
+            aggregate_type=AGGREGATE_TYPE,
+            correlation_id=notification.submission_id,
+            payload={
+                "notificationId": notification.id,
+                "submissionId": notification.submission_id,
+                "formId": notification.form_id,
+                "recipients": notification.recipients,
+                **payload,
+            },
+        )
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pliers.events.ownership import OwnedAggregates
     from pliers.events.store import EventStore
     from pliers.forms.records import FormRecords
     from pliers.keys.store import KeyStore
@@ -21,6 +22,7 @@ class Adapters:
     forms: FormRecords
     outbox: OutboxStore
     keys: KeyStore
+    owned: OwnedAggregates
 
     async def close(self) -> None:
         """Close the connections the adapters share (they belong to the event store)."""

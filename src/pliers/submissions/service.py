@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from pliers.context import RequestContext, current
 from pliers.errors import (
     FormArchived,
     FormNotFound,
@@ -41,6 +42,7 @@ from pliers.errors import (
 )
 from pliers.events.model import NewEvent
 from pliers.events.service import EventService
+from pliers.events.stamping import stamp_request
 from pliers.events.store import EventStore, Transaction
 from pliers.forms import validation
 from pliers.forms.records import FormRecord, FormRecords, SubmissionRecord, decode_cursor, page
@@ -90,6 +92,8 @@ class SubmissionService:
         self.hooks = hooks
         self._queue: list[tuple[Submitted, asyncio.Future[Accepted]]] = []
         self._writers: set[asyncio.Task[None]] = set()
+        #: the request context of each queued submission (by id of its NewSubmission)
+        self._contexts: dict[int, RequestContext | None] = {}
 
     async def create(
         self, request: NewSubmission, *, idempotency_key: str | None = None
@@ -100,6 +104,10 @@ class SubmissionService:
             check_idempotency_key(idempotency_key)
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         self._queue.append(((request, idempotency_key), future))
+        # a writer task runs in the context of the request that started it, not of each request
+        # it writes: remember whose request this is, for its event
+        self._contexts[id(request)] = current.get()
+        future.add_done_callback(lambda _: self._contexts.pop(id(request), None))
         if len(self._writers) < WRITERS:
             writer = asyncio.create_task(self._write_queued())
             self._writers.add(writer)
@@ -178,7 +186,8 @@ class SubmissionService:
                 written = [(i, s, s.to_wire()) for i, _, s in accepted]
                 if self.hooks:
                     await self._run_hooks(tx, accepted, written)
-            results = await tx.append([_created(s) for _, s, _ in written]) if written else []
+            events = [_created(s, self._contexts.get(id(requests[i][0]))) for i, s, _ in written]
+            results = await tx.append(events) if events else []
         if results:
             await self.events.committed(max(r.position for r in results))
         for i, _, wire in written:
@@ -293,28 +302,31 @@ def check_idempotency_key(key: str) -> None:
         )
 
 
-def _created(submission: SubmissionRecord) -> NewEvent:
+def _created(submission: SubmissionRecord, context: RequestContext | None) -> NewEvent:
     # Built from a validated submission: constructing skips validating its data a second time.
     # Every field is given, defaults included: pydantic inspects default factories per call.
-    return NewEvent.model_construct(
-        type="submission.created",
-        aggregate_id=submission.id,
-        id=None,
-        sequence_number=None,
-        expected_version=0,
-        aggregate_type="submission",
-        version=1,
-        timestamp=submission.created_at,
-        correlation_id=None,
-        causation_id=None,
-        metadata={},
-        payload={
-            "submissionId": submission.id,
-            "formId": submission.form_id,
-            "formVersion": submission.form_version,
-            "data": submission.data,
-            "submittedBy": submission.submitted_by,
-        },
+    return stamp_request(
+        NewEvent.model_construct(
+            type="submission.created",
+            aggregate_id=submission.id,
+            id=None,
+            sequence_number=None,
+            expected_version=0,
+            aggregate_type="submission",
+            version=1,
+            timestamp=submission.created_at,
+            correlation_id=None,
+            causation_id=None,
+            metadata={},
+            payload={
+                "submissionId": submission.id,
+                "formId": submission.form_id,
+                "formVersion": submission.form_version,
+                "data": submission.data,
+                "submittedBy": submission.submitted_by,
+            },
+        ),
+        context,
     )
 
 

@@ -7,6 +7,7 @@ from pliers.storage.postgres.events import PostgresEventStore, apply_migrations
 from pliers.storage.postgres.forms import PostgresFormRecords
 from pliers.storage.postgres.keys import PostgresKeyStore
 from pliers.storage.postgres.outbox import PostgresOutboxStore
+from pliers.storage.postgres.ownership import PostgresOwnedAggregates
 
 
 def adapters(store: PostgresEventStore) -> Adapters:
@@ -16,6 +17,7 @@ def adapters(store: PostgresEventStore) -> Adapters:
         forms=PostgresFormRecords(store),
         outbox=PostgresOutboxStore(store),
         keys=PostgresKeyStore(store),
+        owned=PostgresOwnedAggregates(store),
     )
 
 

@@ -10,6 +10,7 @@ from pliers.storage.sqlite.events import SqliteEventStore
 from pliers.storage.sqlite.forms import SqliteFormRecords
 from pliers.storage.sqlite.keys import SqliteKeyStore
 from pliers.storage.sqlite.outbox import SqliteOutboxStore
+from pliers.storage.sqlite.ownership import SqliteOwnedAggregates
 
 
 def adapters(store: SqliteEventStore) -> Adapters:
@@ -19,6 +20,7 @@ def adapters(store: SqliteEventStore) -> Adapters:
         forms=SqliteFormRecords(store),
         outbox=SqliteOutboxStore(store),
         keys=SqliteKeyStore(store),
+        owned=SqliteOwnedAggregates(store),
     )
 
 

@@ -183,6 +183,8 @@
     }
   });
 
+  // a page drawn by the server after a post: take the person to what it says
   const invalid = form.querySelector('[aria-invalid="true"]');
   if (invalid) focusControl(invalid);
+  else if (!thanks.hidden) thanks.focus();
 })();

@@ -1,122 +1,103 @@
 """Who is using the console, and what they may do.
 
-The console signs in with an API key. The key itself is the session: it is kept in a cookie the
-page's scripts cannot read (``HttpOnly``), that no other site's page can make the browser send
-(``SameSite=Strict``), that travels only to ``/console`` and only over HTTPS when the console is
-served over HTTPS (``Secure``). Each request checks the key again, so a revoked or expired key
-ends its sessions at once, in every process, with nothing stored on the server and nothing to
-keep in step between processes.
+The console signs in with an API key, and the key itself is the session: it is kept in a cookie
+the page's scripts cannot read (``HttpOnly``), that no other site's page can make the browser send
+(``SameSite=Strict``), that travels only to ``/console`` and, when the console is served over
+HTTPS, only over HTTPS (``Secure``). Each request resolves the key again through the key service,
+so a revoked or expired key ends its sessions at once, in every process, with no session store
+on the server and nothing to keep in step between processes. The live view's WebSocket is signed
+in by the same cookie, so the page's script never holds the key.
 
 Forms post a CSRF token that must equal a second cookie (double submit): another site can
 neither read that cookie nor, with ``SameSite=Strict``, make the browser send it.
+
+With authentication off (no admin key and no key: the server listens on loopback only), the
+console is open, as the API is, and every page says so.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import ClassVar
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from pliers.api.auth import act_as
-from pliers.errors import PliersError
-from pliers.keys import Principal
+from pliers.errors import Forbidden, PliersError, Unauthorized
+from pliers.keys.model import LOCAL, Principal
 from pliers.runtime import Runtime
 
 SESSION_COOKIE = "pliers_session"
 CSRF_COOKIE = "pliers_csrf"
 CSRF_FIELD = "csrf"
 COOKIE_PATH = "/console"
-#: Every scope a key can hold: what the console may do with authentication off.
-ALL_SCOPES = frozenset(
-    {
-        "events:read",
-        "events:write",
-        "forms:read",
-        "forms:write",
-        "submissions:read",
-        "submissions:write",
-        "notifications:read",
-        "notifications:write",
-        "keys:manage",
-        "metrics:read",
-    }
-)
-
-
-class SignInRequired(PliersError):
-    """No session, or its key no longer works: the console sends the browser to sign in."""
-
-    status_code: ClassVar[int] = 401
-    code: ClassVar[str] = "UNAUTHORIZED"
-
-
-class NotAllowed(PliersError):
-    """The signed-in key lacks the scope this page or action needs."""
-
-    status_code: ClassVar[int] = 403
-    code: ClassVar[str] = "FORBIDDEN"
+_TOKEN_LENGTH = 43  # secrets.token_urlsafe(32)
+#: The longest key the sign-in form takes (keys and the admin key are far shorter).
+MAX_KEY = 512
 
 
 class StaleForm(PliersError):
     """A console form posted without the session's CSRF token."""
 
-    status_code: ClassVar[int] = 403
-    code: ClassVar[str] = "CSRF_FAILED"
+    status_code = 403
+    code = "CSRF_FAILED"
 
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    actor: str
-    scopes: frozenset[str]
-    #: False with authentication off: nobody signs in (the server is on loopback only)
+    principal: Principal
+    #: False with authentication off: nobody signs in
     signed_in: bool
 
+    @property
+    def actor(self) -> str:
+        return self.principal.actor
+
     def may(self, scope: str) -> bool:
-        return scope in self.scopes
+        return self.principal.may(scope)
 
     def require(self, scope: str) -> None:
-        if scope not in self.scopes:
-            raise NotAllowed(f"this key does not have the {scope} scope")
-
-
-#: The console with authentication off.
-LOCAL_VIEWER = Viewer("local", ALL_SCOPES, signed_in=False)
+        if not self.principal.may(scope):
+            raise Forbidden(f"this key lacks the scope {scope!r}")
 
 
 async def authentication_on(rt: Runtime) -> bool:
-    """Is a key needed? (Off: no admin key and no key exists; the server is loopback only.)"""
     return await rt.keys.enabled()
 
 
 async def resolve(rt: Runtime, secret: str) -> Viewer | None:
     """The viewer a key signs in as; None for an unknown, revoked or expired key."""
-    found = await rt.keys.resolve(secret)
-    if found is None:
+    if not secret or len(secret) > MAX_KEY:
         return None
-    return Viewer(found.actor, found.scopes, signed_in=True)
+    found = await rt.keys.resolve(secret)
+    return Viewer(found, signed_in=True) if found is not None else None
 
 
 async def viewer_of(conn: HTTPConnection) -> Viewer:
-    """The viewer of a console request, or :class:`SignInRequired`."""
+    """The viewer of a console request (or :class:`Unauthorized`), acting for the request.
+
+    Events the request writes (a notification queued again) record the viewer's key as their
+    actor, and the API's routes it calls (the live stream) check the viewer's scopes, as they
+    would for the key sent in a header.
+    """
     rt: Runtime = conn.app.state.runtime
+    viewer: Viewer | None
     if not await authentication_on(rt):
-        act_as(Principal(LOCAL_VIEWER.actor, LOCAL_VIEWER.scopes))
-        return LOCAL_VIEWER
-    secret = conn.cookies.get(SESSION_COOKIE)
-    found = await resolve(rt, secret) if secret else None
-    if found is None:
-        raise SignInRequired("sign in with an API key to use the console")
-    act_as(Principal(found.actor, found.scopes))  # the events it writes, the stream's scope
-    return found
+        viewer = Viewer(LOCAL, signed_in=False)
+    else:
+        secret = conn.cookies.get(SESSION_COOKIE)
+        viewer = await resolve(rt, secret) if secret else None
+    if viewer is None:
+        raise Unauthorized("sign in with an API key to use the console")
+    act_as(viewer.principal)
+    return viewer
 
 
 def csrf_token(conn: HTTPConnection) -> str:
     """The token this browser's console forms carry (a new one when it has none yet)."""
     token = conn.cookies.get(CSRF_COOKIE)
-    if token is None or len(token) != 43:
+    if token is None or len(token) != _TOKEN_LENGTH:
         token = conn.scope.setdefault("pliers.csrf", secrets.token_urlsafe(32))
     return token
 

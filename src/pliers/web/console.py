@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, WebSocket
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from pliers.api.stream import stream
-from pliers.errors import NotificationNotFound, ServiceUnavailable
+from pliers.errors import NotificationNotFound, ServiceUnavailable, Unauthorized
 from pliers.notifications.outbox import NotificationOutbox
 from pliers.runtime import Runtime
 from pliers.web import access
@@ -231,11 +231,8 @@ async def console_stream(websocket: WebSocket) -> None:
         await websocket.close(1008, "cross-origin upgrade refused")
         return
     try:
-        viewer = await access.viewer_of(websocket)
-    except access.SignInRequired:
+        await access.viewer_of(websocket)  # sets the principal the stream checks
+    except Unauthorized:
         await websocket.close(1008, "sign in first")
         return
-    if not viewer.may("events:read"):
-        await websocket.close(1008, "this key does not have the events:read scope")
-        return
-    await stream(websocket)
+    await stream(websocket)  # as the viewer: the stream checks events:read itself

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 from playwright.async_api import BrowserContext, Dialog, expect
 
-from pliers.testing import LiveServer
+from pliers.api.app import create_app
+from pliers.testing import LiveServer, running_runtime, serve
 
 from .helpers import create_form, submissions
 
@@ -149,3 +150,34 @@ async def test_console_screenshots(
     await page.goto(f"{live.base_url}/console/forms/{form_id}")
     await expect(page.locator("#submissions-table tbody tr")).to_have_count(2)
     await page.screenshot(path=screenshots / "console-form.png")
+
+
+async def test_a_wrong_key_is_refused_at_sign_in(
+    context: BrowserContext, tmp_path: Path, screenshots: Path
+) -> None:
+    admin_key = "browser-test-admin-key-0123456789abcdef"
+    database = f"sqlite:///{tmp_path / 'keys.db'}"
+    async with (
+        running_runtime(database, admin_key=admin_key) as rt,
+        serve(create_app(runtime=rt)) as live,
+    ):
+        page = await context.new_page()
+        await page.goto(f"{live.base_url}/console")
+        assert page.url == f"{live.base_url}/console/sign-in"
+        await page.get_by_label("API key").fill("plk_wrong")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("alert")).to_contain_text("unknown, revoked or expired")
+        await expect(page.get_by_label("API key")).to_have_attribute("aria-invalid", "true")
+        assert page.url == f"{live.base_url}/console/sign-in"
+        await page.screenshot(path=screenshots / "console-sign-in.png")
+        assert [c["name"] for c in await context.cookies()] == ["pliers_csrf"]
+
+        await page.get_by_label("API key").fill(admin_key)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("heading", name="Forms")).to_be_visible()
+        session = next(c for c in await context.cookies() if c["name"] == "pliers_session")
+        assert session["httpOnly"] is True
+        assert session["sameSite"] == "Strict"
+        assert await page.evaluate("() => document.cookie") == ""  # no script reads either
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page.get_by_role("button", name="Sign in")).to_be_visible()

@@ -63,8 +63,9 @@ async def test_pliers_server_serves_the_app_on_this_tests_database(
 
 
 async def test_pliers_server_speaks_websocket(pliers_server: LiveServer) -> None:
-    """A WebSocket handshake reaches the app: an unknown route is refused, not left hanging."""
+    """A WebSocket handshake reaches the app: an unknown route is refused, not left hanging
+    (401 first: the fixtures' app has authentication on, and no key was sent)."""
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with websockets.connect(pliers_server.ws_url + "/no-such-socket"):
             pass
-    assert refused.value.response.status_code == 403
+    assert refused.value.response.status_code == 401

@@ -112,6 +112,7 @@ def serve(
             asyncio.run(_migrate(settings))
         else:
             asyncio.run(_check(settings))
+        protected_mode(settings)
     except PliersError as e:
         raise _fail(e.message) from None
     _export(settings, **overrides)
@@ -204,6 +205,9 @@ def main() -> None:
 __all__ = ["app", "main"]
 
 
-from pliers.cli.tail import events as _events  # noqa: E402 -- sub-commands register last
+from pliers.cli.keys import keys as _keys  # noqa: E402 -- sub-commands register last
+from pliers.cli.keys import protected_mode  # noqa: E402
+from pliers.cli.tail import events as _events  # noqa: E402
 
 app.add_typer(_events, name="events")
+app.add_typer(_keys, name="keys")

@@ -196,11 +196,22 @@ async def pliers_db(pliers_db_url: str) -> AsyncIterator[TestDatabase]:
 
 
 @pytest.fixture
-async def pliers_runtime(pliers_db_url: str, pliers_cache: TestCache) -> AsyncIterator[Runtime]:
-    """A started runtime on this test's database and Redis database (cache and fan-out)."""
+def pliers_admin_key() -> str:
+    """The admin key of this test's app (authentication is on, as in production)."""
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture
+async def pliers_runtime(
+    pliers_db_url: str, pliers_cache: TestCache, pliers_admin_key: str
+) -> AsyncIterator[Runtime]:
+    """A started runtime on this test's database and Redis database (cache and fan-out), with
+    ``pliers_admin_key`` as its admin key."""
     from pliers.testing.apps import running_runtime
 
-    async with running_runtime(pliers_db_url, redis_url=pliers_cache.url) as runtime:
+    async with running_runtime(
+        pliers_db_url, redis_url=pliers_cache.url, admin_key=pliers_admin_key
+    ) as runtime:
         yield runtime
 
 
@@ -213,11 +224,14 @@ def pliers_app(pliers_runtime: Runtime) -> FastAPI:
 
 
 @pytest.fixture
-async def pliers_client(pliers_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client that calls the app in-process (no socket)."""
+async def pliers_client(
+    pliers_app: FastAPI, pliers_admin_key: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client that calls the app in-process (no socket), with the admin key."""
     from pliers.testing.apps import client_for
 
     async with client_for(pliers_app) as client:
+        client.headers["Authorization"] = f"Bearer {pliers_admin_key}"
         yield client
 
 

@@ -279,10 +279,11 @@ async def postgres(seconds: int, rounds: int, sizes: list[int], workers: int) ->
         limit = await asyncpg_limit(url, seconds, rounds)
         scaled = None
         if workers > 1:
+            # back to back, so that both meet the same load on the host
             async with pliers_server(url, "--workers", str(workers)) as base:
                 scaled = (await Publishes(base, seconds).measure())[1]
-                async with pliers_server(url) as base:
-                    one = (await Publishes(base, seconds).measure())[1]
+            async with pliers_server(url) as base:
+                one = (await Publishes(base, seconds).measure())[1]
 
     batch, read = statistics.median(batches), statistics.median(reads)
     via = f" ({publishes.client})"

@@ -142,8 +142,10 @@ async def query(rt: Runtime, scope: Scope, body: bytes) -> Response | None:
         request = QueryRequest.model_validate_json(body)
     except ValidationError:
         return None
-    page = await rt.store.query(request.query)
-    return ok(page.to_wire())
+    page = await rt.store.query_json(request.query)
+    return Response(
+        b'{"success":true,"data":' + page.to_json() + b"}", media_type="application/json"
+    )
 
 
 @requires("events:read")

@@ -232,6 +232,35 @@ class QueryPage:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class QueryPageJSON:
+    """A :class:`QueryPage` whose events the database already wrote as a JSON array of their wire
+    form: served as it is, without building Python objects and encoding them again."""
+
+    events: str
+    has_more: bool
+    last_position: int | None
+
+    @property
+    def next_cursor(self) -> str | None:
+        if not self.has_more or self.last_position is None:
+            return None
+        return encode_cursor(self.last_position)
+
+    def to_json(self) -> bytes:
+        """The page's wire form (see :meth:`QueryPage.to_wire`) as JSON."""
+        cursor = self.next_cursor
+        return b"".join(
+            (
+                b'{"events":',
+                self.events.encode(),
+                b',"hasMore":true' if self.has_more else b',"hasMore":false',
+                b',"nextCursor":' + (f'"{cursor}"'.encode() if cursor else b"null"),
+                b"}",
+            )
+        )
+
+
 def _check_storable(value: Any) -> None:
     """Refuse what no store holds the same way: NUL, unpaired surrogates, NaN and Infinity."""
     if isinstance(value, str):

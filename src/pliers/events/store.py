@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from pliers.events.model import AppendResult, EventQuery, NewEvent, QueryPage, StoredEvent
+from pliers.events.model import (
+    AppendResult,
+    EventQuery,
+    NewEvent,
+    QueryPage,
+    QueryPageJSON,
+    StoredEvent,
+)
 
 
 class Transaction(Protocol):
@@ -64,6 +71,10 @@ class EventStore(Protocol):
         ...
 
     async def query(self, query: EventQuery) -> QueryPage: ...
+
+    async def query_json(self, query: EventQuery) -> QueryPageJSON:
+        """The same page as :meth:`query`, its events serialised by the database."""
+        ...
 
     async def head_position(self) -> int:
         """The highest committed position (0 when the store is empty)."""

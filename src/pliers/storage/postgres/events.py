@@ -23,6 +23,7 @@ from pliers.events.model import (
     EventQuery,
     NewEvent,
     QueryPage,
+    QueryPageJSON,
     StoredEvent,
 )
 from pliers.storage import migrations
@@ -120,6 +121,16 @@ def _query_sql(query: EventQuery) -> tuple[str, list[Any]]:
     if driving is None:
         return select, args
     return f"SELECT e.* FROM {source}({select}) e ORDER BY e.position LIMIT {page}", args
+
+
+def _page_json(rows: Sequence[Any], limit: int) -> QueryPageJSON:
+    """A page from rows of (event as JSON text, position), ``limit + 1`` at most."""
+    page = rows[:limit]
+    return QueryPageJSON(
+        "[" + ",".join(r[0] for r in page) + "]",
+        has_more=len(rows) > limit,
+        last_position=page[-1][1] if page else None,
+    )
 
 
 def _where(url: str) -> str:
@@ -295,6 +306,13 @@ class PostgresEventStore:
         rows = await self.fetch(sql, *args)
         events = [_event_from_row(r) for r in rows[: query.limit]]
         return QueryPage(events, has_more=len(rows) > query.limit)
+
+    async def query_json(self, query: EventQuery) -> QueryPageJSON:
+        sql, args = _query_sql(query)
+        rows = await self.fetch(
+            f"SELECT ({_WIRE})::text, position FROM ({sql}) e ORDER BY position", *args
+        )
+        return _page_json(rows, query.limit)
 
     async def head_position(self) -> int:
         rows = await self.fetch("SELECT coalesce(max(position), 0) FROM events")

@@ -27,6 +27,7 @@ from pliers.events.model import (
     EventQuery,
     NewEvent,
     QueryPage,
+    QueryPageJSON,
     StoredEvent,
     format_time,
     parse_time,
@@ -107,6 +108,41 @@ def _event_from_row(row: sqlite3.Row) -> StoredEvent:
         metadata=json.loads(row[11]),
         payload=json.loads(row[12]),
     )
+
+
+def _query_sql(query: EventQuery, columns: str) -> tuple[str, list[Any]]:
+    """The SQL reading ``columns`` of a query page (``limit + 1`` rows), and its arguments."""
+    where = ["position > ?"]
+    args: list[Any] = [query.start_position()]
+
+    def any_of(column: str, values: list[str], negate: bool = False) -> None:
+        if not values:
+            where.append("1 = 1" if negate else "1 = 0")
+            return
+        where.append(f"{column} {'NOT ' if negate else ''}IN ({_placeholders(len(values))})")
+        args.extend(values)
+
+    if query.event_types is not None:
+        any_of("type", query.event_types)
+    if query.exclude_event_types:
+        any_of("type", query.exclude_event_types, negate=True)
+    if query.aggregate_ids is not None:
+        any_of("aggregate_id", query.aggregate_ids)
+    if query.aggregate_types is not None:
+        any_of("aggregate_type", query.aggregate_types)
+    if query.correlation_id is not None:
+        where.append("correlation_id = ?")
+        args.append(query.correlation_id)
+    if query.timestamp_range is not None:
+        if query.timestamp_range.from_ is not None:
+            where.append('"timestamp" >= ?')
+            args.append(format_time(query.timestamp_range.from_))
+        if query.timestamp_range.to is not None:
+            where.append('"timestamp" <= ?')
+            args.append(format_time(query.timestamp_range.to))
+    args.append(query.limit + 1)
+    sql = f"SELECT {columns} FROM events WHERE {' AND '.join(where)} ORDER BY position LIMIT ?"
+    return sql, args
 
 
 def _placeholders(n: int) -> str:
@@ -397,39 +433,20 @@ class SqliteEventStore:
         return str(rows[0][0])
 
     async def query(self, query: EventQuery) -> QueryPage:
-        where = ["position > ?"]
-        args: list[Any] = [query.start_position()]
-
-        def any_of(column: str, values: list[str], negate: bool = False) -> None:
-            if not values:
-                where.append("1 = 1" if negate else "1 = 0")
-                return
-            where.append(f"{column} {'NOT ' if negate else ''}IN ({_placeholders(len(values))})")
-            args.extend(values)
-
-        if query.event_types is not None:
-            any_of("type", query.event_types)
-        if query.exclude_event_types:
-            any_of("type", query.exclude_event_types, negate=True)
-        if query.aggregate_ids is not None:
-            any_of("aggregate_id", query.aggregate_ids)
-        if query.aggregate_types is not None:
-            any_of("aggregate_type", query.aggregate_types)
-        if query.correlation_id is not None:
-            where.append("correlation_id = ?")
-            args.append(query.correlation_id)
-        if query.timestamp_range is not None:
-            if query.timestamp_range.from_ is not None:
-                where.append('"timestamp" >= ?')
-                args.append(format_time(query.timestamp_range.from_))
-            if query.timestamp_range.to is not None:
-                where.append('"timestamp" <= ?')
-                args.append(format_time(query.timestamp_range.to))
-        sql = f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position LIMIT ?"
-        args.append(query.limit + 1)
+        sql, args = _query_sql(query, _COLUMNS)
         rows = await self.fetch(sql, *args)
         events = [_event_from_row(r) for r in rows[: query.limit]]
         return QueryPage(events, has_more=len(rows) > query.limit)
+
+    async def query_json(self, query: EventQuery) -> QueryPageJSON:
+        sql, args = _query_sql(query, f"{_WIRE}, position")
+        rows = await self.fetch(sql, *args)
+        page = rows[: query.limit]
+        return QueryPageJSON(
+            "[" + ",".join(r[0] for r in page) + "]",
+            has_more=len(rows) > query.limit,
+            last_position=page[-1][1] if page else None,
+        )
 
     async def head_position(self) -> int:
         rows = await self.fetch("SELECT coalesce(max(position), 0) FROM events")

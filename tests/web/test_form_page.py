@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from pliers.api.app import create_app
+from pliers.testing import client_for, running_runtime
+
 from .forms import EVERY_TYPE, POSTED, STORED
 from .html import Page
 
@@ -231,3 +234,28 @@ async def test_static_files(client: httpx.AsyncClient) -> None:
     assert "javascript" in script.headers["content-type"]
     assert (await client.get("/static/pliers.css")).status_code == 200
     assert (await client.get("/static/../templates/base.html")).status_code == 404
+
+
+async def test_the_page_shares_the_public_routes_rate_limit(database_url: str) -> None:
+    async with (
+        running_runtime(database_url, public_rate_limit="2/minute") as rt,
+        client_for(create_app(runtime=rt)) as client,
+    ):
+        form_id = await _form(client)
+        api = await client.post(f"/v1/public/forms/{form_id}/submissions", json={"data": STORED})
+        assert api.status_code == 201
+        page = await client.post(f"/f/{form_id}", data={**POSTED, "pliers.key": "second"})
+        assert page.status_code == 200
+        limited = await client.post(f"/f/{form_id}", data={**POSTED, "pliers.key": "third"})
+        assert limited.status_code == 429
+        assert limited.headers["content-type"].startswith("text/html")
+        assert int(limited.headers["retry-after"]) > 0
+        assert "too many submissions" in limited.text
+        assert len(await _submissions(client, form_id)) == 2
+        [event] = (
+            await client.post(
+                "/v1/events/events/query",
+                json={"query": {"eventTypes": ["submission.created"], "limit": 1}},
+            )
+        ).json()["data"]["events"]
+        assert event["metadata"]["actor"] == "public"

@@ -43,6 +43,17 @@ async def public_form(rt: Runtime, form_id: str) -> FormRecord:
     return form
 
 
+async def count_submission(rt: Runtime, request: Request) -> None:
+    """Count one public submission from the request's client (the hosted form page's too);
+    past ``PLIERS_PUBLIC_RATE_LIMIT``, :class:`RateLimited`."""
+    verdict = await rt.public_rate_limit.hit(client_address(request.scope))
+    if not verdict.allowed:
+        raise RateLimited(
+            f"too many submissions from this address; try again in {verdict.retry_after} s",
+            retry_after=verdict.retry_after,
+        )
+
+
 @router.get("/forms/{form_id}", summary="A public form: what a respondent needs to fill it in")
 async def read_public_form(form_id: str, rt: RuntimeDep) -> Response:
     return ok((await public_form(rt, form_id)).to_public())
@@ -66,12 +77,7 @@ async def read_public_form(form_id: str, rt: RuntimeDep) -> Response:
 async def submit_public_form(
     form_id: str, body: PublicSubmission, rt: RuntimeDep, request: Request
 ) -> Response:
-    verdict = await rt.public_rate_limit.hit(client_address(request.scope))
-    if not verdict.allowed:
-        raise RateLimited(
-            f"too many submissions from this address; try again in {verdict.retry_after} s",
-            retry_after=verdict.retry_after,
-        )
+    await count_submission(rt, request)
     await public_form(rt, form_id)
     submission = NewSubmission(form_id=form_id, data=body.data, metadata=body.metadata)
     accepted = await rt.submissions.create(

@@ -4,22 +4,22 @@ The page works without script: the browser posts the HTML form here, and the ans
 thank-you page or the form again with the server's message next to each field and the answers
 kept. With script, ``form.js`` posts JSON to the public submission route instead. Both send the
 page's idempotency key, made when the page was drawn, so a double click or a resent POST stores
-one submission. Submissions go through the submission service, checked like any other.
+one submission. Submissions go through the submission service, checked like any other, under
+the public route's rate limit; the events they write record ``public`` as their actor (the
+authentication middleware acts as the public on these paths).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from pliers.context import PUBLIC_ACTOR, RequestContext, current
-from pliers.errors import FormArchived, FormNotFound, IdempotencyKeyReused, ValidationError
-from pliers.forms.definition import ANY_ORIGIN, allowed_origins, is_public
+from pliers.api.public import count_submission, public_form
+from pliers.errors import FormArchived, IdempotencyKeyReused, ValidationError
+from pliers.forms.definition import ANY_ORIGIN, allowed_origins
 from pliers.forms.records import FormRecord
 from pliers.runtime import Runtime
 from pliers.submissions.model import NewSubmission
@@ -37,7 +37,7 @@ KEY_FIELD = "pliers.key"
 @router.get("/f/{form_id}")
 async def form_page(form_id: str, request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    form = await _public_form(rt, form_id)
+    form = await public_form(rt, form_id)
     if form.status == "archived":
         return _closed(request, form)
     return _page(request, rt, form)
@@ -46,7 +46,8 @@ async def form_page(form_id: str, request: Request) -> Response:
 @router.post("/f/{form_id}")
 async def submit_form_page(form_id: str, request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    form = await _public_form(rt, form_id)
+    await count_submission(rt, request)  # one limit for the page and the public route
+    form = await public_form(rt, form_id)
     if form.status == "archived":
         return _closed(request, form)
     posted = await request.form()
@@ -57,10 +58,7 @@ async def submit_form_page(form_id: str, request: Request) -> Response:
     # The page is the error display here: a refused answer is drawn as the form with its
     # problems, not as an error response, so these errors are caught rather than raised.
     try:
-        with _acting_as_public():
-            await rt.submissions.create(
-                NewSubmission(form_id=form.id, data=data), idempotency_key=key
-            )
+        await rt.submissions.create(NewSubmission(form_id=form.id, data=data), idempotency_key=key)
     except ValidationError as e:
         errors, problems = _by_field(e.details or [], {c for c in schema.fields})
         return _page(request, rt, form, answers, errors, problems, key=key, status_code=400)
@@ -73,14 +71,6 @@ async def submit_form_page(form_id: str, request: Request) -> Response:
     except FormArchived:
         return _closed(request, form)
     return _page(request, rt, form, done=True)
-
-
-async def _public_form(rt: Runtime, form_id: str) -> FormRecord:
-    """The form, if the page may show it; a private form is not found, as an unknown id."""
-    form = await rt.forms.get(form_id)
-    if not is_public(form.body):
-        raise FormNotFound(f"form {form_id!r} not found")
-    return form
 
 
 def _frame_ancestors(form: FormRecord) -> str:
@@ -159,16 +149,3 @@ def _key(posted: list[str]) -> str:
 
 def _new_key() -> str:
     return "page-" + secrets.token_urlsafe(24)
-
-
-@contextmanager
-def _acting_as_public() -> Iterator[None]:
-    """Events written for the page's submissions record the public as their actor."""
-    before = current.get()
-    token = current.set(
-        RequestContext(request_id=before.request_id if before else None, actor=PUBLIC_ACTOR)
-    )
-    try:
-        yield
-    finally:
-        current.reset(token)

@@ -227,3 +227,30 @@ async def test_the_consoles_stream_takes_upgrades_from_its_own_origin_only(
             form = await _form(console)
             event = json.loads(await asyncio.wait_for(ws.recv(), 30))
             assert event["data"]["aggregateId"] == form["id"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/forms/%00",
+        "/console/forms/%ED%A0%80/submissions.csv",
+        "/console/notifications?formId=%00",
+        "/console/notifications?status=bogus",
+        "/console/forms/x?cursor=%00%00",
+        "/console/events?types=" + "x" * 3000,
+    ],
+)
+async def test_bad_input_is_a_4xx_page(console: httpx.AsyncClient, path: str) -> None:
+    response = await console.get(path)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_a_retry_of_a_strange_id_is_not_found(console: httpx.AsyncClient) -> None:
+    await console.get("/console")
+    csrf = console.cookies["pliers_csrf"]
+    for notification_id in ("%00", "a%20b", "x" * 300):
+        response = await console.post(
+            f"/console/notifications/{notification_id}/retry", data={"csrf": csrf}
+        )
+        assert response.status_code == 404

@@ -259,3 +259,24 @@ async def test_the_page_shares_the_public_routes_rate_limit(database_url: str) -
             )
         ).json()["data"]["events"]
         assert event["metadata"]["actor"] == "public"
+
+
+async def test_bad_posts_are_4xx_pages(client: httpx.AsyncClient) -> None:
+    form_id = await _form(client)
+    cases: list[dict[str, Any]] = [
+        {"content": b"x", "headers": {"content-type": "multipart/form-data"}},
+        {
+            "content": b"--b\r\nbroken",
+            "headers": {"content-type": "multipart/form-data; boundary=b"},
+        },
+        {"content": b'{"name": "Ada"}', "headers": {"content-type": "application/json"}},
+        {"content": "&".join(f"f{i}=1" for i in range(1500)).encode()},
+        {"content": b"name=%ED%A0%80&email=%00"},
+    ]
+    for case in cases:
+        headers = case.pop("headers", {"content-type": "application/x-www-form-urlencoded"})
+        response = await client.post(f"/f/{form_id}", headers=headers, **case)
+        assert 400 <= response.status_code < 500, (headers, response.text[:300])
+        assert response.headers["content-type"].startswith("text/html")
+    assert (await client.get("/f/%00")).status_code == 404
+    assert await _submissions(client, form_id) == []

@@ -8,6 +8,7 @@ action checks the scope again.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket
@@ -15,6 +16,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from pliers.api.stream import stream
 from pliers.errors import NotificationNotFound, ServiceUnavailable, Unauthorized
+from pliers.events.model import ID_PATTERN
 from pliers.notifications.outbox import NotificationOutbox
 from pliers.runtime import Runtime
 from pliers.web import access
@@ -173,8 +175,10 @@ async def notifications(
     request: Request,
     viewer: ViewerDep,
     status: Literal["queued", "sending", "sent", "failed"] | None = None,
-    form_id: Annotated[str | None, Query(alias="formId", max_length=255)] = None,
-    done: Annotated[str | None, Query(max_length=100)] = None,
+    form_id: Annotated[
+        str | None, Query(alias="formId", max_length=255, pattern=ID_PATTERN)
+    ] = None,
+    done: Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)] = None,
 ) -> Response:
     viewer.require("notifications:read")
     found = await _outbox(_rt(request)).list(
@@ -195,7 +199,7 @@ async def retry(notification_id: str, request: Request, viewer: ViewerDep) -> Re
     posted = await request.form()
     access.check_csrf(request, posted.get(access.CSRF_FIELD))
     outbox = _outbox(_rt(request))
-    if len(notification_id) > 255:
+    if len(notification_id) > 255 or re.fullmatch(ID_PATTERN, notification_id) is None:
         raise NotificationNotFound(f"notification {notification_id!r} does not exist")
     await outbox.retry(notification_id)
     return _see_other(f"/console/notifications?done={notification_id}")

@@ -1,25 +1,30 @@
-"""A fresh migrated database per test: what it costs on the test's critical path.
+"""A fresh database per test: what pliers.testing costs, next to pytest-postgresql, in one run.
 
-Runs inner pytest sessions of ``--tests`` tests each (default 200), one after the other, on the
-same PostgreSQL server, and prints, per test, the database's share of the critical path: the
-setup + teardown time pytest measures around the test body.
+Every figure comes from inner pytest sessions run one after the other on the same PostgreSQL
+server, each in a fresh directory of its own:
 
-  pliers_db_url      pliers.testing: a ready clone of the migrated template, handed back after
-  pliers_db          the same, plus the asyncpg connection the fixture opens (async test)
-  async, no database an async test without fixtures: pytest-asyncio's own share of pliers_db
-  pytest-postgresql  its postgresql_noproc + postgresql fixtures: the template loaded once with
-                     the same migrations, then per test CREATE DATABASE ... TEMPLATE, connect,
-                     and DROP DATABASE at teardown
+  plugin overhead   a file with one plain test, with the plugin and with ``-p no:<plugin>``,
+                    alternated ``--repeat`` times: the difference of the medians (wall and CPU)
+  cold single test  the whole ``pytest`` run of one test using a database (template already
+                    built), minus the same run of one plain test
+  per test          setup + teardown around each of ``--tests`` tests, p50 and p95, with a
+                    20-table schema of the project's own in the template:
+                      pliers_db             a clone of the template, with a connection
+                      pliers_transaction    one connection, its transaction rolled back per test
+                      pliers_app            the Pliers app on the test's database and Redis
+                      pliers_server         the same app on a live socket (its own share is
+                                            the difference of the two)
+                      async, no fixture     pytest-asyncio's own share of an async test
+                      pytest-postgresql     its ``postgresql`` fixture on the same server, the
+                                            schema given to ``load=``
+  end of run        from the end of the last test's call to the exit of the pytest process
 
-Each test body works for ``--work-ms`` (default 30 ms: the median setup + call of the suite's
-PostgreSQL tests). Afterwards it checks that no database of these runs is left (pg_database), and
-it times cloning the template with each ``CREATE DATABASE`` strategy.
+Each test body works for ``--work-ms`` (default 30 ms). Afterwards it checks that no database of
+these runs is left (they are dropped after a run ends, so it waits for that), and it times
+cloning the Pliers template with each ``CREATE DATABASE`` strategy.
 
-pytest-postgresql is not a dependency of Pliers; install it beside the venv, not into it:
-
-    .venv/bin/pip install --no-deps --target /tmp/pliers-bench-deps \
-        pytest-postgresql psycopg psycopg-binary mirakuru port-for psutil
-    .venv/bin/python benchmarks/bench_testdb.py --deps /tmp/pliers-bench-deps
+pytest-postgresql comes with the ``bench`` extra: ``pip install -e '.[test,bench]'``, then
+``.venv/bin/python benchmarks/bench_testdb.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,29 +53,55 @@ INI = """
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
 asyncio_default_test_loop_scope = function
+pliers_schema = {schema}
+pliers_migrations = sql
 """
 
+#: 20 tables of a made-up project: each with an index and a foreign key to the one before.
+USER_SCHEMA = "\n".join(
+    f"CREATE TABLE t{i:02d} (id bigserial PRIMARY KEY, name text NOT NULL, "
+    f"created timestamptz NOT NULL DEFAULT now(), data jsonb NOT NULL DEFAULT '{{}}'"
+    + (f", parent bigint REFERENCES t{i - 1:02d} (id)" if i else "")
+    + f");\nCREATE INDEX t{i:02d}_name ON t{i:02d} (name);"
+    for i in range(20)
+)
+
 RECORDER = """
-import json, os
+import json, os, time
 
 def pytest_runtest_logreport(report):
     with open(os.environ["BENCH_REPORTS"], "a") as f:
-        f.write(json.dumps([report.nodeid, report.when, report.duration, report.outcome]) + "\\n")
+        f.write(json.dumps([report.nodeid, report.when, report.duration, time.time()]) + "\\n")
 
 def note(name):
     with open(os.environ["BENCH_NAMES"], "a") as f:
         f.write(name + "\\n")
 """
 
-PLIERS_URL_TESTS = """
-import os, time
-import pytest
-from recorder import note
+PLAIN_TEST = """
+def test_plain():
+    assert sum([1, 2]) == 3
+"""
 
-@pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
-def test_database(n, pliers_db_url):
-    note(pliers_db_url.rsplit("/", 1)[1])
-    time.sleep(float(os.environ["BENCH_WORK"]))
+ONE_PLIERS_DB = """
+async def test_database(pliers_db):
+    assert await pliers_db.connection.fetchval("SELECT count(*) FROM t19") == 0
+"""
+
+ONE_PYTEST_POSTGRESQL = """
+import os, pathlib
+from pytest_postgresql import factories
+
+postgresql_noproc = factories.postgresql_noproc(
+    host=os.environ["BENCH_HOST"], port=int(os.environ["BENCH_PORT"]),
+    user=os.environ["BENCH_USER"], dbname=os.environ["BENCH_DBNAME"],
+    load=[pathlib.Path(__file__).parent / "sql" / "schema.sql"],
+)
+postgresql = factories.postgresql("postgresql_noproc")
+
+
+def test_database(postgresql):
+    assert postgresql.execute("SELECT count(*) FROM t19").fetchone()[0] == 0
 """
 
 PLIERS_DB_TESTS = """
@@ -80,41 +112,62 @@ from recorder import note
 @pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
 async def test_database(n, pliers_db):
     note(pliers_db.name)
+    await pliers_db.connection.execute("INSERT INTO t00 (name) VALUES ('x')")
     await asyncio.sleep(float(os.environ["BENCH_WORK"]))
 """
 
-NO_DATABASE_TESTS = """
+PLIERS_TRANSACTION_TESTS = """
 import asyncio, os
 import pytest
 
 @pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
-async def test_database(n):
+async def test_database(n, pliers_transaction):
+    await pliers_transaction.execute("INSERT INTO t00 (name) VALUES ('x')")
+    await asyncio.sleep(float(os.environ["BENCH_WORK"]))
+"""
+
+PLIERS_SERVER_TESTS = """
+import asyncio, os
+import httpx
+import pytest
+from recorder import note
+
+@pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
+async def test_server(n, pliers_server, pliers_db_url):
+    note(pliers_db_url.rsplit("/", 1)[1])
+    async with httpx.AsyncClient(base_url=pliers_server.base_url) as client:
+        assert (await client.get("/health")).status_code == 200
+    await asyncio.sleep(float(os.environ["BENCH_WORK"]))
+"""
+
+PLIERS_APP_TESTS = """
+import asyncio, os
+import pytest
+
+@pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
+async def test_app(n, pliers_app):
+    await asyncio.sleep(float(os.environ["BENCH_WORK"]))
+"""
+
+ASYNC_NOTHING_TESTS = """
+import asyncio, os
+import pytest
+
+@pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
+async def test_nothing(n):
     await asyncio.sleep(float(os.environ["BENCH_WORK"]))
 """
 
 PYTEST_POSTGRESQL_TESTS = """
-import os, time
-import psycopg
+import os, pathlib, time
 import pytest
 from pytest_postgresql import factories
 from recorder import note
 
-from pliers.storage import migrations
-
-
-def load_migrations(host, port, user, dbname, password, **_):
-    with psycopg.connect(host=host, port=port, user=user, dbname=dbname, password=password) as c:
-        c.execute("CREATE TABLE pliers_migrations (name text PRIMARY KEY, checksum text NOT NULL,"
-                  " applied_at timestamptz NOT NULL DEFAULT now())")
-        for m in migrations.load("postgres"):
-            c.execute(m.sql)
-            c.execute("INSERT INTO pliers_migrations (name, checksum) VALUES (%s, %s)",
-                      (m.name, m.checksum))
-
-
 postgresql_noproc = factories.postgresql_noproc(
     host=os.environ["BENCH_HOST"], port=int(os.environ["BENCH_PORT"]),
-    user=os.environ["BENCH_USER"], dbname=os.environ["BENCH_DBNAME"], load=[load_migrations],
+    user=os.environ["BENCH_USER"], dbname=os.environ["BENCH_DBNAME"],
+    load=[pathlib.Path(__file__).parent / "sql" / "schema.sql"],
 )
 postgresql = factories.postgresql("postgresql_noproc")
 
@@ -122,90 +175,155 @@ postgresql = factories.postgresql("postgresql_noproc")
 @pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
 def test_database(n, postgresql):
     note(postgresql.info.dbname)
+    postgresql.execute("INSERT INTO t00 (name) VALUES ('x')")
     time.sleep(float(os.environ["BENCH_WORK"]))
 """
 
 
-def run_session(name: str, tests: str, args: argparse.Namespace, extra_env: dict[str, str]) -> dict:
+def pytest_postgresql_env(admin_url: str, tag: str) -> dict[str, str]:
+    parts = urlsplit(admin_url)
+    return {
+        "BENCH_HOST": parts.hostname or "127.0.0.1",
+        "BENCH_PORT": str(parts.port or 5432),
+        "BENCH_USER": parts.username or "postgres",
+        "BENCH_DBNAME": f"pliers_bench_pgpg_{os.getpid()}_{tag}",
+    }
+
+
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_session(
+    tests: str,
+    args: argparse.Namespace,
+    *,
+    count: int | None = None,
+    schema: str = "none",
+    env: dict[str, str] | None = None,
+    extra: tuple[str, ...] = (),
+) -> dict:
+    """One inner pytest run; returns its per-test critical path, wall and CPU time, end of run."""
     with tempfile.TemporaryDirectory(prefix="pliers-bench-") as directory:
         path = Path(directory)
-        (path / "pytest.ini").write_text(INI)
+        (path / "pytest.ini").write_text(INI.format(schema=schema))
+        (path / "sql").mkdir()
+        (path / "sql" / "schema.sql").write_text(USER_SCHEMA)
         (path / "recorder.py").write_text(RECORDER)
         (path / "test_bench.py").write_text(textwrap.dedent(tests))
-        env = {
+        environment = {
             **os.environ,
             "BENCH_REPORTS": str(path / "reports.jsonl"),
             "BENCH_NAMES": str(path / "names.txt"),
-            "BENCH_TESTS": str(args.tests),
+            "BENCH_TESTS": str(count or args.tests),
             "BENCH_WORK": str(args.work_ms / 1000),
-            **extra_env,
+            "PYTHONPATH": directory,
+            **(env or {}),
         }
-        env["PYTHONPATH"] = os.pathsep.join(
-            [directory, *filter(None, [extra_env.get("PYTHONPATH_EXTRA")])]
-        )
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "recorder"]
+        command += ["-p", "no:cacheprovider", "-p", "no:randomly", *extra, "test_bench.py"]
+        cpu = cpu_of_children()
         started = time.perf_counter()
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "recorder",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:cov",
-                "test_bench.py",
-            ],
-            cwd=directory,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
+            command, cwd=directory, env=environment, capture_output=True, text=True, check=False
         )
         wall = time.perf_counter() - started
+        ended = time.time()
+        cpu = cpu_of_children() - cpu
         if done.returncode != 0:
             print(done.stdout[-3000:], done.stderr[-3000:])
-            raise SystemExit(f"{name}: the inner session failed")
+            raise SystemExit(f"an inner session failed: {command}")
         per_test: dict[str, float] = {}
-        for line in (path / "reports.jsonl").read_text().splitlines():
-            nodeid, when, duration, _ = json.loads(line)
+        last_call = 0.0
+        reports = path / "reports.jsonl"
+        for line in reports.read_text().splitlines() if reports.exists() else []:
+            nodeid, when, duration, at = json.loads(line)
             if when in ("setup", "teardown"):
                 per_test[nodeid] = per_test.get(nodeid, 0.0) + duration * 1000
+            if when == "call":
+                last_call = max(last_call, at)
         noted = path / "names.txt"
         names = sorted(set(noted.read_text().split())) if noted.exists() else []
-    return {"name": name, "ms": list(per_test.values()), "wall": wall, "databases": names}
+    return {
+        "ms": list(per_test.values()),
+        "wall": wall,
+        "cpu": cpu,
+        "end": ended - last_call if last_call else None,
+        "databases": names,
+    }
 
 
-def summary(result: dict) -> str:
+def median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def overhead(args: argparse.Namespace, plugin: str) -> str:
+    """Wall and CPU time a plain run spends on ``plugin`` being installed, used or not."""
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    cpus: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(args.repeat):
+        for loaded in (True, False):
+            extra = () if loaded else ("-p", f"no:{plugin}")
+            result = run_session(PLAIN_TEST, args, extra=extra)
+            walls[loaded].append(result["wall"])
+            cpus[loaded].append(result["cpu"])
+    wall = median_ms(walls[True]) - median_ms(walls[False])
+    cpu = median_ms(cpus[True]) - median_ms(cpus[False])
+    plain = median_ms(walls[False])
+    return f"{wall:+6.0f} ms wall, {cpu:+5.0f} ms CPU  (plain run p50 {plain:.0f} ms)"
+
+
+def cold(args: argparse.Namespace, tests: str, env: dict[str, str], schema: str) -> str:
+    runs = [run_session(tests, args, schema=schema, env=env)["wall"] for _ in range(args.repeat)]
+    plain = [run_session(PLAIN_TEST, args)["wall"] for _ in range(args.repeat)]
+    extra = median_ms(runs) - median_ms(plain)
+    return f"{median_ms(runs):6.0f} ms  ({extra:+.0f} ms over one plain test)"
+
+
+def per_test(name: str, result: dict) -> str:
     ms = sorted(result["ms"])
     q = statistics.quantiles(ms, n=100)
+    end = f"{result['end'] * 1000:6.0f} ms" if result["end"] is not None else "   n/a"
     return (
-        f"{result['name']:<19} tests={len(ms):<4} p50={statistics.median(ms):7.1f} ms  "
-        f"p95={q[94]:7.1f} ms  max={ms[-1]:7.1f} ms  mean={statistics.fmean(ms):6.1f} ms  "
-        f"session={result['wall']:5.1f} s"
+        f"{name:<20} tests={len(ms):<4} p50={statistics.median(ms):7.2f} ms  "
+        f"p95={q[94]:7.2f} ms  session={result['wall']:5.1f} s  end of run={end}"
     )
 
 
-async def leftovers(admin_url: str, results: list[dict]) -> list[str]:
-    """Databases of these runs still in pg_database: the ones tests used, and any clone of
-    the plugin's runs (their names share a run id) or pytest-postgresql template."""
-    conn = await asyncpg.connect(admin_url)
-    try:
-        existing = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
-    finally:
-        await conn.close()
-    prefixes = set()
-    used = set()
+async def leftovers(admin_url: str, results: list[dict], wait: float = 60) -> list[str]:
+    """Databases of these runs still in pg_database once the droppers had ``wait`` seconds."""
+    prefixes, used = set(), set()
     for result in results:
         for name in result["databases"]:
             used.add(name)
             if name.startswith("pliers_test_"):
                 prefixes.add("_".join(name.split("_")[:3]) + "_")
-            else:
-                used.add(name + "_tmpl")
-    return sorted(n for n in existing if n in used or any(n.startswith(p) for p in prefixes))
+    conn = await asyncpg.connect(admin_url)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            existing = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+            left = sorted(
+                n for n in existing if n in used or any(n.startswith(p) for p in prefixes)
+            )
+            if not left or time.monotonic() > deadline:
+                return left
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+async def drop_pytest_postgresql_templates(admin_url: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        pattern = f"pliers\\_bench\\_pgpg\\_{os.getpid()}\\_%"
+        for row in await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", pattern
+        ):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def clone_strategies(admin_url: str, count: int = 24, connections: int = 2) -> list[str]:
@@ -252,45 +370,56 @@ async def clone_strategies(admin_url: str, count: int = 24, connections: int = 2
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=200)
+    parser.add_argument("--server-tests", type=int, default=50)
     parser.add_argument("--work-ms", type=float, default=30.0)
-    parser.add_argument("--deps", help="directory holding pytest-postgresql (pip --target)")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per overhead/cold figure")
     args = parser.parse_args()
 
     admin_url = services.postgres_admin_url()
-    print(f"server: {admin_url}; {args.tests} tests per session, {args.work_ms:g} ms of work each")
-    results = [
-        run_session("pliers_db_url", PLIERS_URL_TESTS, args, {}),
-        run_session("pliers_db", PLIERS_DB_TESTS, args, {}),
-        run_session("async, no database", NO_DATABASE_TESTS, args, {}),
-    ]
-    if args.deps:
-        parts = urlsplit(admin_url)
-        results.append(
-            run_session(
-                "pytest-postgresql",
-                PYTEST_POSTGRESQL_TESTS,
-                args,
-                {
-                    "PYTHONPATH_EXTRA": args.deps,
-                    "BENCH_HOST": parts.hostname or "127.0.0.1",
-                    "BENCH_PORT": str(parts.port or 5432),
-                    "BENCH_USER": parts.username or "postgres",
-                    "BENCH_DBNAME": f"pliers_bench_pgpg_{os.getpid()}",
-                },
-            )
-        )
-    else:
-        print("pytest-postgresql: skipped (no --deps directory given)")
-    print("critical path per test (setup + teardown):")
-    for result in results:
-        print("  " + summary(result))
-    if len(results) == 4:
-        base = statistics.median(results[3]["ms"])
-        for result in results[:2]:
-            print(f"  {result['name']}: {base / statistics.median(result['ms']):.0f}x faster p50")
-    left = asyncio.run(leftovers(admin_url, results))
-    print(f"databases left behind: {len(left)}" + (f" {left}" if left else ""))
-    print("cloning the migrated template:")
+    pgpg = pytest_postgresql_env(admin_url, "cold")
+    print(
+        f"server: {admin_url}; {args.tests} tests per session ({args.server_tests} for "
+        f"pliers_server), {args.work_ms:g} ms of work each; {args.repeat} runs per overhead figure"
+    )
+    print("plugin overhead on a one-test run that uses no database:")
+    print(f"  pliers.testing       {overhead(args, 'pliers')}")
+    print(f"  pytest-postgresql    {overhead(args, 'pytest_postgresql')}")
+
+    run_session(ONE_PLIERS_DB, args, env={}, schema="none")  # builds the template once
+    print("single-test cold run (one test using a database, 20-table schema, whole pytest run):")
+    print(f"  pliers_db            {cold(args, ONE_PLIERS_DB, {}, 'none')}")
+    print(f"  pytest-postgresql    {cold(args, ONE_PYTEST_POSTGRESQL, pgpg, 'none')}")
+
+    results = {
+        "async, no fixture": run_session(ASYNC_NOTHING_TESTS, args),
+        "pliers_db": run_session(PLIERS_DB_TESTS, args),
+        "pliers_transaction": run_session(PLIERS_TRANSACTION_TESTS, args),
+        "pliers_app": run_session(PLIERS_APP_TESTS, args, count=args.server_tests, schema="pliers"),
+        "pliers_server": run_session(
+            PLIERS_SERVER_TESTS, args, count=args.server_tests, schema="pliers"
+        ),
+        "pytest-postgresql": run_session(
+            PYTEST_POSTGRESQL_TESTS, args, env=pytest_postgresql_env(admin_url, "tests")
+        ),
+    }
+    print("per test, setup + teardown (the fixture's share of the critical path):")
+    for name, result in results.items():
+        print("  " + per_test(name, result))
+    p50 = {name: statistics.median(result["ms"]) for name, result in results.items()}
+    print(
+        f"  the live server's own share: pliers_server - pliers_app = "
+        f"{p50['pliers_server'] - p50['pliers_app']:.1f} ms p50"
+    )
+    base = statistics.median(results["pytest-postgresql"]["ms"])
+    print(
+        f"  pliers_db p50 is {base / statistics.median(results['pliers_db']['ms']):.0f}x "
+        "faster than pytest-postgresql's"
+    )
+
+    asyncio.run(drop_pytest_postgresql_templates(admin_url))
+    left = asyncio.run(leftovers(admin_url, list(results.values())))
+    print(f"databases left behind a minute later: {len(left)}" + (f" {left}" if left else ""))
+    print("cloning the migrated Pliers template:")
     for line in asyncio.run(clone_strategies(admin_url)):
         print("  " + line)
     if left:

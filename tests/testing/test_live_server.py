@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 import websockets
@@ -69,3 +71,33 @@ async def test_pliers_server_speaks_websocket(pliers_server: LiveServer) -> None
         async with websockets.connect(pliers_server.ws_url + "/no-such-socket"):
             pass
     assert refused.value.response.status_code == 401
+
+
+SHARED_SERVER_TESTS = """
+import httpx
+import pytest
+
+
+@pytest.mark.parametrize("n", range(3))
+async def test_each_test_its_own_app(n, pliers_server, pliers_db, pliers_admin_key, event_factory):
+    event = event_factory.build(aggregateId="same", sequenceNumber=1, payload={"n": n})
+    admin = {"Authorization": f"Bearer {pliers_admin_key}"}
+    async with httpx.AsyncClient(base_url=pliers_server.base_url, headers=admin) as client:
+        response = await client.post("/v1/events/events", json={"event": event})
+        assert response.status_code == 201, response.text
+        response = await client.get("/v1/events/events/aggregates/same")
+    assert [e["payload"]["n"] for e in response.json()["data"]["events"]] == [n]
+    # the server wrote into this test's own database
+    assert await pliers_db.connection.fetchval("SELECT count(*) FROM events") == 1
+    print("PORT", pliers_server.port)
+"""
+
+
+def test_one_server_serves_every_tests_own_app(inner: pytest.Pytester) -> None:
+    """The server is started once per process; each test's requests reach that test's app."""
+    inner.makepyfile(test_shared=SHARED_SERVER_TESTS)
+    result = inner.runpytest_subprocess("-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+    ports = [m for m in re.findall(r"PORT (\d+)", result.stdout.str())]
+    assert len(ports) == 3
+    assert len(set(ports)) == 1

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+import pytest_asyncio
 
 if TYPE_CHECKING:
+    import asyncpg
     import httpx
     from fastapi import FastAPI
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from pliers.testing.apps import LiveServer
     from pliers.testing.email import MockEmailProvider
     from pliers.testing.factories import EventFactory, FormBuilder
+    from pliers.testing.live import SharedServer
     from pliers.testing.postgres import DatabasePool, TestDatabase
     from pliers.testing.redis import RunPresence, TestCache
     from pliers.testing.services import Services, UnavailableError
@@ -32,6 +35,7 @@ _OWNER = pytest.StashKey[int]()
 _SERVICES: pytest.StashKey[Services] = pytest.StashKey()
 _PRESENCE: pytest.StashKey[RunPresence] = pytest.StashKey()
 _POOL: pytest.StashKey[DatabasePool | UnavailableError] = pytest.StashKey()
+_SERVER: pytest.StashKey[SharedServer] = pytest.StashKey()
 _FAILED = pytest.StashKey[bool]()
 _DATABASE = pytest.StashKey[tuple[str, str]]()
 
@@ -72,6 +76,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         pool.close()  # when no test asked for it after all
     if (presence := config.stash.get(_PRESENCE, None)) is not None:
         presence.close()
+    if (server := config.stash.get(_SERVER, None)) is not None:
+        server.close()
     if not _is_worker(config):
         # workers may have started throwaway servers this process never looked for
         from pliers.testing.services import stop_started
@@ -107,10 +113,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start cloning while the first tests run, when some test will want a database."""
-    if any("pliers_db_url" in getattr(item, "fixturenames", ()) for item in session.items):
-        _start_pool(session.config)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Start cloning as soon as the first test wanting a database is collected."""
+    if _POOL not in item.config.stash and "pliers_db_url" in getattr(item, "fixturenames", ()):
+        _start_pool(item.config)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test using ``pliers_transaction`` runs in the session's loop, where its connection is."""
+    for item in items:
+        if "pliers_transaction" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
 
 
 def _start_pool(config: pytest.Config) -> None:
@@ -195,6 +208,39 @@ async def pliers_db(pliers_db_url: str) -> AsyncIterator[TestDatabase]:
         await conn.close()
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _pliers_transaction_connection(
+    pliers_postgres: DatabasePool,
+) -> AsyncIterator[asyncpg.Connection]:
+    """One database and connection per process for every ``pliers_transaction`` test."""
+    import asyncpg
+
+    from pliers.testing.postgres import with_database
+
+    name = pliers_postgres.acquire()
+    conn = await asyncpg.connect(with_database(pliers_postgres.admin_url, name))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+        pliers_postgres.release(name)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pliers_transaction(
+    _pliers_transaction_connection: asyncpg.Connection,
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a transaction that is rolled back after the test, as Django's
+    ``TestCase`` does: no clone per test, for tests that need no commit. The test runs in the
+    session's event loop (the plugin marks it so), since the connection lives there."""
+    transaction = _pliers_transaction_connection.transaction()
+    await transaction.start()
+    try:
+        yield _pliers_transaction_connection
+    finally:
+        await transaction.rollback()
+
+
 @pytest.fixture
 def pliers_admin_key() -> str:
     """The admin key of this test's app (authentication is on, as in production)."""
@@ -236,11 +282,18 @@ async def pliers_client(
 
 
 @pytest.fixture
-async def pliers_server(pliers_app: FastAPI) -> AsyncIterator[LiveServer]:
-    """The app on a real socket: ``base_url`` for HTTP, ``ws_url`` for WebSocket."""
-    from pliers.testing.apps import serve
+async def pliers_server(
+    request: pytest.FixtureRequest, pliers_app: FastAPI
+) -> AsyncIterator[LiveServer]:
+    """The app on a real socket: ``base_url`` for HTTP, ``ws_url`` for WebSocket.
 
-    async with serve(pliers_app) as live:
+    One server per process, started for the first test that asks, serves each test's own app.
+    """
+    if _SERVER not in request.config.stash:
+        from pliers.testing.live import SharedServer
+
+        request.config.stash[_SERVER] = SharedServer()
+    with request.config.stash[_SERVER].serving(pliers_app) as live:
         yield live
 
 

@@ -35,7 +35,7 @@ RUN_APPLICATION = "pliers-test-run-"
 CLONE_STRATEGY = os.environ.get("PLIERS_TEST_CLONE_STRATEGY", "FILE_COPY").upper()
 
 _TEMPLATE_BUILD_LOCK = 0x706C74706C  # one session builds a given template at a time
-_RUN_LOCK = 0x706C7472  # (class, run id): held shared by every process of a live run
+RUN_LOCK = 0x706C7472  # (class, run id): held shared by every process of a live run
 _TEMPLATE_USE_LOCK = 0x706C7470  # (class, template digest): held shared while a run clones it
 _TEST_NAME = re.compile(r"^pliers_test_(?P<run>[0-9a-f]{8})_[a-z0-9]+_\d+$")
 _TEMPLATE_NAME = re.compile(r"^pliers_template_(?P<digest>[0-9a-f]{16})$")
@@ -215,7 +215,12 @@ class DatabasePool:
         return self._bg.run(self._keep(name))
 
     def close(self) -> None:
-        """Drop every database of this process, release the locks and stop the loop."""
+        """Stop at once and leave this process's databases to a dropper that runs after it.
+
+        Dropping a database waits for a checkpoint: done here, the last test's teardown would
+        wait seconds for the ready clones to go. The dropper (:mod:`pliers.testing.dropper`)
+        starts detached and drops them once the run's connections are gone.
+        """
         if self._closed:
             return
         self._closed = True
@@ -224,7 +229,10 @@ class DatabasePool:
                 self._starting.result()  # started in the background, never waited for
             self._started = self._starting.exception() is None
         if self._started:
-            self._bg.run(self._close())
+            self._bg.run(self._abandon())
+            from pliers.testing import dropper
+
+            dropper.spawn(self.admin_url, self.run, self.worker)
         else:
             self._bg.run(self._close_connections())
         self._bg.stop()
@@ -261,7 +269,7 @@ class DatabasePool:
         conn = await asyncpg.connect(
             self.admin_url, server_settings={"application_name": RUN_APPLICATION + self.run}
         )
-        await conn.execute("SELECT pg_advisory_lock_shared($1, $2)", _RUN_LOCK, lock_key(self.run))
+        await conn.execute("SELECT pg_advisory_lock_shared($1, $2)", RUN_LOCK, lock_key(self.run))
         return conn
 
     async def _create_loop(self, conn: asyncpg.Connection) -> None:
@@ -334,7 +342,7 @@ class DatabasePool:
             elif _TEMPLATE_NAME.match(name) and name != self.template:
                 templates.add(name)
         for run in sorted(runs):
-            await self._drop_unlocked(_RUN_LOCK, run, f"{TEST_PREFIX}{run}\\_%")
+            await self._drop_unlocked(RUN_LOCK, run, f"{TEST_PREFIX}{run}\\_%")
         for name in sorted(templates):
             await self._drop_unlocked(_TEMPLATE_USE_LOCK, name.removeprefix(TEMPLATE_PREFIX), name)
 
@@ -370,33 +378,16 @@ class DatabasePool:
             finally:
                 await self._admin.execute("SELECT pg_advisory_unlock($1, $2)", lock_class, key)
 
-    async def _close(self) -> None:
+    async def _abandon(self) -> None:
+        """Cut every connection without waiting for what it was doing."""
         self._closing = True
-        self._wanted.set()
-        self._pool_full.set()
-        names: list[str] = []
-        while not self._drops.empty():
-            if (name := self._drops.get_nowait()) is not None:
-                names.append(name)
-        for _ in self._dropping:
-            self._drops.put_nowait(None)
-        await asyncio.gather(*self._tasks, self._cleanup_task, return_exceptions=True)
-        # once more: a killed run's backend may still have been finishing a clone at the start
-        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            await self._remove_leftovers()
-        names += self._ready  # after the creators stopped: the clones they were making count
-        # what is left goes on every connection at once: creating and dropping have stopped
-        connections = [*self._creating, *self._dropping]
-
-        async def drop_each(conn: asyncpg.Connection, share: list[str]) -> None:
-            for name in share:
-                with contextlib.suppress(asyncpg.PostgresError):
-                    await drop_database(conn, name)
-
-        await asyncio.gather(
-            *(drop_each(conn, names[i :: len(connections)]) for i, conn in enumerate(connections))
-        )
-        await self._close_connections()
+        for conn in [*self._creating, *self._dropping, self._admin]:
+            # a CREATE DATABASE under way finishes on the server, and the dropper waits for it
+            conn.terminate()
+        tasks = [*self._tasks, self._cleanup_task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _close_connections(self) -> None:
         connections = [*getattr(self, "_creating", []), *getattr(self, "_dropping", [])]

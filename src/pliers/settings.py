@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: levels of nested objects/arrays a JSON body or stream message may have; the upper bound
+    #: leaves room for the envelope around a stored value within every serializer's own limit
+    max_json_depth: int = Field(default=64, ge=4, le=128)
     migrate_on_start: bool = True
     db_pool_min: int = Field(default=2, ge=0)
     db_pool_max: int = Field(default=20, ge=1)

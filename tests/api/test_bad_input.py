@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
+from pliers.api.app import create_app
 from pliers.events.store import EventStore
+from pliers.testing import client_for, running_runtime
 
 pytestmark = pytest.mark.integration
 
@@ -133,6 +136,62 @@ async def test_payload_the_store_cannot_hold_is_400(
         )
         assert response.status_code == 400, response.text
     await assert_nothing_stored(store)
+
+
+def nested(depth: int) -> dict:
+    """A JSON object ``depth`` levels deep."""
+    value: dict = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("depth", [65, 250, 10_000])
+async def test_a_body_nesting_past_the_limit_is_400_naming_it(
+    client: httpx.AsyncClient, store: EventStore, depth: int
+) -> None:
+    """The whole body counts: ``{"event": {"payload": ...}}`` adds two levels to the payload."""
+    raw = '{"event": {"type": "test.event", "aggregateId": "a", "payload": '
+    raw += '{"a": ' * (depth - 3) + "{}" + "}" * (depth - 3) + "}}"
+    response = await client.post(
+        "/v1/events/events", content=raw, headers={"content-type": "application/json"}
+    )
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert "64 levels" in error["message"]
+    assert "PLIERS_MAX_JSON_DEPTH" in error["message"]
+    await assert_nothing_stored(store)
+
+
+async def test_every_value_within_the_limit_is_read_back(client: httpx.AsyncClient) -> None:
+    """At the limit, an event's payload and a submission's metadata are stored and read back."""
+    event = {"type": "test.deep", "aggregateId": "deep", "payload": nested(62)}
+    response = await client.post("/v1/events/events", json={"event": event})
+    assert response.status_code == 201, response.text
+    query = await client.post("/v1/events/events/query", json={"query": {}})
+    assert query.status_code == 200, query.text
+    assert query.json()["data"]["events"][0]["payload"] == nested(62)
+    aggregate = await client.get("/v1/events/events/aggregates/deep")
+    assert aggregate.json()["data"]["events"][0]["payload"] == nested(62)
+
+    fields = [{"name": "n", "type": "text"}]
+    form = await client.post("/v1/forms/forms", json={"name": "Deep", "fields": fields})
+    form_id = form.json()["data"]["id"]
+    submitted = await client.post(
+        "/v1/submissions/submissions", json={"formId": form_id, "data": {}, "metadata": nested(63)}
+    )
+    assert submitted.status_code == 201, submitted.text
+    listed = await client.get("/v1/submissions/submissions", params={"formId": form_id})
+    assert listed.status_code == 200, listed.text
+
+
+async def test_the_nesting_limit_is_a_setting(tmp_path: Path) -> None:
+    async with (
+        running_runtime(f"sqlite:///{tmp_path / 'p.db'}", max_json_depth=8) as rt,
+        client_for(create_app(runtime=rt)) as client,
+    ):
+        event = {"type": "test.event", "aggregateId": "a", "payload": nested(7)}
+        response = await client.post("/v1/events/events", json={"event": event})
+    assert "8 levels" in assert_error(response, 400, "VALIDATION_ERROR")["message"]
 
 
 async def test_non_json_content_type_is_415(client: httpx.AsyncClient, store: EventStore) -> None:

@@ -151,6 +151,8 @@ async def test_one_event_matching_two_subscriptions_is_sent_to_each(
             + '"}',
             "MESSAGE_TOO_LARGE",
         ),
+        ("[" * 10_000 + "]" * 10_000, "INVALID_MESSAGE"),
+        ('{"type": "subscribe", "filter": ' + "[" * 100 + "]" * 100 + "}", "INVALID_MESSAGE"),
     ],
 )
 async def test_malformed_messages_get_an_error_and_the_connection_stays_usable(

@@ -71,7 +71,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(router)
     install_pages(app)
     fast.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+    )
     app.add_middleware(PublicFormCORS)
     app.add_middleware(Authentication)  # added last: runs first, before any body is read
     document_security(app)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pliers.api.envelope import failure
+from pliers.nesting import TooDeep, check_depth
 
 
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413, whether or not they declare their length.
+    """Refuse bodies over ``max_bytes`` with 413, whether or not they declare their length, and
+    bodies nesting deeper than ``max_depth`` with 400 (see :mod:`pliers.nesting`).
 
     The body is read up front (it is at most ``max_bytes``) and replayed to the application, so a
     route never sees a truncated body.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
@@ -41,6 +45,11 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        try:
+            check_depth(body, self.max_depth)
+        except TooDeep as e:
+            await _too_deep(e)(scope, receive, send)
+            return
         delivered = False
 
         async def replay() -> Message:
@@ -60,6 +69,16 @@ class BodySizeLimit:
         )
         response.headers["connection"] = "close"
         await response(scope, receive, send)
+
+
+def _too_deep(error: TooDeep) -> Response:
+    message = f"{error} (PLIERS_MAX_JSON_DEPTH)"
+    return failure(
+        400,
+        "VALIDATION_ERROR",
+        f"Request validation failed: the body {message}",
+        [{"field": "body", "rule": "maxDepth", "message": message}],
+    )
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -29,6 +29,7 @@ async def stream(websocket: WebSocket) -> None:
         rt.hub,
         buffer=rt.settings.stream_buffer,
         max_message_bytes=rt.settings.stream_max_message_bytes,
+        max_depth=rt.settings.max_json_depth,
     )
     reader = asyncio.create_task(_read(websocket, conn))
     writer = asyncio.create_task(_write(websocket, conn))

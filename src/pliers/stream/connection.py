@@ -11,6 +11,7 @@ import uuid
 from collections import deque
 
 from pliers.errors import PliersError
+from pliers.nesting import TooDeep, check_depth
 from pliers.stream.hub import Hub, Subscription
 from pliers.stream.protocol import Ping, StreamError, Subscribe, Unsubscribe, dumps, parse
 
@@ -19,10 +20,13 @@ MAX_SUBSCRIPTIONS = 100
 
 
 class Connection:
-    def __init__(self, hub: Hub, *, buffer: int, max_message_bytes: int) -> None:
+    def __init__(
+        self, hub: Hub, *, buffer: int, max_message_bytes: int, max_depth: int = 64
+    ) -> None:
         self.hub = hub
         self.capacity = buffer
         self.max_message_bytes = max_message_bytes
+        self.max_depth = max_depth
         self.subscriptions: dict[str, Subscription] = {}
         self._queue: deque[str] = deque()
         self._ready = asyncio.Event()
@@ -62,13 +66,16 @@ class Connection:
     async def handle(self, text: str) -> None:
         """Act on one client message; problems are answered with an ``error`` message."""
         try:
-            if len(text) > self.max_message_bytes or (
-                len(text.encode("utf-8", "surrogatepass")) > self.max_message_bytes
-            ):
+            raw = text.encode("utf-8", "surrogatepass")
+            if len(raw) > self.max_message_bytes:
                 raise StreamError(
                     "MESSAGE_TOO_LARGE",
                     f"a stream message may be at most {self.max_message_bytes} bytes",
                 )
+            try:
+                check_depth(raw, self.max_depth)
+            except TooDeep as e:
+                raise StreamError("INVALID_MESSAGE", f"{e} (PLIERS_MAX_JSON_DEPTH)") from None
             message = parse(text)
             if isinstance(message, Subscribe):
                 await self._subscribe(message)

@@ -51,6 +51,10 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict:
         ({**GOOD, "version": 0}, "event.version"),
         ({**GOOD, "timestamp": "yesterday"}, "event.timestamp"),
         ({**GOOD, "timestamp": "2026-01-01T00:00:00"}, "event.timestamp"),
+        ({**GOOD, "timestamp": "0001-01-01T00:00:00+14:00"}, "event.timestamp"),
+        ({**GOOD, "timestamp": "9999-12-31T23:59:59-14:00"}, "event.timestamp"),
+        ({**GOOD, "timestamp": "0001-01-01T00:00:00Z"}, "event.timestamp"),
+        ({**GOOD, "timestamp": "9999-12-31T23:59:59.999999Z"}, "event.timestamp"),
         ({**GOOD, "payload": [1, 2]}, "event.payload"),
         ({**GOOD, "metadata": "x"}, "event.metadata"),
         ({**GOOD, "correlationId": "a\u0000b"}, "event.correlationId"),
@@ -103,11 +107,35 @@ async def test_wrong_envelope_shapes_are_400(client: httpx.AsyncClient, body: ob
         {"query": {"eventTypes": "form.created"}},
         {"query": {"afterPosition": -1}},
         {"query": {"timestampRange": {"from": "nope"}}},
+        {"query": {"timestampRange": {"from": "0001-01-01T00:00:00+14:00"}}},
+        {"query": {"timestampRange": {"to": "9999-12-31T23:59:59-14:00"}}},
         {"query": {"whatever": 1}},
     ],
 )
 async def test_bad_queries_are_400(client: httpx.AsyncClient, body: dict) -> None:
     assert_error(await client.post("/v1/events/events/query", json=body), 400, "VALIDATION_ERROR")
+
+
+async def test_the_edges_of_the_storable_range_are_stored_and_found(
+    client: httpx.AsyncClient,
+) -> None:
+    edges = [
+        "0001-01-01T00:00:00.000001Z",
+        "9999-12-31T23:59:59.999998Z",
+        "0001-01-01T13:59:00-14:00",
+    ]
+    for n, timestamp in enumerate(edges):
+        event = {**GOOD, "aggregateId": f"edge-{n}", "timestamp": timestamp}
+        response = await client.post("/v1/events/events", json={"event": event})
+        assert response.status_code == 201, response.text
+    window = {"from": "0001-01-01T00:00:00.000001Z", "to": "9999-12-31T23:59:59.999998Z"}
+    query = {"query": {"timestampRange": window}}
+    found = (await client.post("/v1/events/events/query", json=query)).json()["data"]["events"]
+    assert [e["timestamp"] for e in found] == [
+        "0001-01-01T00:00:00.000001Z",
+        "9999-12-31T23:59:59.999998Z",
+        "0001-01-02T03:59:00.000000Z",
+    ]
 
 
 @pytest.mark.parametrize(

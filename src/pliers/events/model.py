@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -45,6 +46,28 @@ ShortText = Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=r"^
 AggregateType = Annotated[StrictStr, Field(min_length=1, max_length=50, pattern=r"^[^\x00]*$")]
 
 
+def _storable_time(value: datetime) -> datetime:
+    """Refuse a time whose UTC instant is not strictly inside years 1-9999.
+
+    Offsets can push a time past Python's years 1-9999 (OverflowError when converted to UTC, as
+    both stores do), and asyncpg writes the very first and very last instants of that range as
+    PostgreSQL's -infinity and infinity, which read back as other values. PostgreSQL's own wider
+    range is never reached.
+    """
+    try:
+        utc = value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        utc = datetime.min
+    if utc in (datetime.min, datetime.max):
+        raise ValueError(f"time must lie strictly between {_TIME_RANGE}")
+    return value
+
+
+_TIME_RANGE = "0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z"
+#: A time with an offset that every store can hold.
+Timestamp = Annotated[AwareDatetime, AfterValidator(_storable_time)]
+
+
 class _Wire(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown keys are refused."""
 
@@ -63,7 +86,7 @@ class NewEvent(_Wire):
     expected_version: SequenceNumber | None = None
     aggregate_type: AggregateType | None = None
     version: Annotated[StrictInt, Field(ge=1, le=MAX_INT)] = 1
-    timestamp: AwareDatetime | None = None
+    timestamp: Timestamp | None = None
     correlation_id: ShortText | None = None
     causation_id: ShortText | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -125,8 +148,8 @@ class BatchRequest(_Wire):
 
 
 class TimestampRange(_Wire):
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
+    from_: Timestamp | None = Field(default=None, alias="from")
+    to: Timestamp | None = None
 
 
 class EventQuery(_Wire):

@@ -17,7 +17,7 @@ from pliers.api import public as public_api
 from pliers.api import submissions as submissions_api
 from pliers.api.auth import Authentication, document_security
 from pliers.api.cors import PublicFormCORS
-from pliers.api.limits import BodySizeLimit
+from pliers.api.limits import BodyLimits
 from pliers.api.stream import router as stream_router
 from pliers.logs import fold_library_tracebacks
 from pliers.runtime import Runtime
@@ -72,11 +72,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_pages(app)
     fast.install(app)
     app.add_middleware(
-        BodySizeLimit, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        read_timeout=settings.body_read_timeout,
     )
     app.add_middleware(PublicFormCORS)
-    app.add_middleware(Authentication)  # added last: runs first, before any body is read
+    app.add_middleware(Authentication)  # after BodyLimits, so it runs before any body is read
     document_security(app)
+    # Last, so outermost: it answers whatever any middleware or route raised.
+    app.add_middleware(envelope.Unexpected)
     logging.getLogger("pliers").setLevel(settings.log_level.upper())
     fold_library_tracebacks()  # here too: each of uvicorn's worker processes builds its app
     return app

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pliers.errors import PliersError
 
@@ -95,14 +96,46 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return failure(exc.status_code, code, message)
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return failure(500, "INTERNAL_ERROR", "internal server error")
+class Unexpected:
+    """Answer an unexpected exception with the 500 envelope, and keep the connection usable.
+
+    Starlette's last-resort handler (where a handler for ``Exception`` would be registered)
+    answers and then re-raises, and uvicorn then drops the keep-alive connection without a
+    ``Connection: close``: a client that reused it for its next request got a reset instead of
+    an answer. Caught here, the exception ends with the response; only one raised after the
+    response started still reaches the server, which must close the connection to end it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:
+                raise
+            log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            response = failure(500, "INTERNAL_ERROR", "internal server error")
+            await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into the envelope."""
+    """Register the handlers that turn every error into the envelope.
+
+    Unexpected exceptions are answered by :class:`Unexpected`, which the app factory adds as
+    its outermost middleware.
+    """
     app.add_exception_handler(PliersError, _pliers_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

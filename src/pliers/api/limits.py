@@ -2,54 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pliers.api.envelope import failure
 from pliers.nesting import TooDeep, check_depth
 
+#: How much of an oversized body is read and thrown away, in multiples of the limit, so that the
+#: client (which may write its whole body before it reads) receives the 413 instead of a reset.
+DRAIN_FACTOR = 8
 
-class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413, whether or not they declare their length, and
-    bodies nesting deeper than ``max_depth`` with 400 (see :mod:`pliers.nesting`).
 
-    The body is read up front (it is at most ``max_bytes``) and replayed to the application, so a
-    route never sees a truncated body.
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+class BodyLimits:
+    """Read every request body up front, within limits, and replay it to the application.
+
+    - larger than ``max_bytes`` (declared or not): 413;
+    - not received whole within ``read_timeout`` seconds: 408, and the connection is closed, so a
+      client that sends half a body holds a connection for that long at most;
+    - nesting deeper than ``max_depth``: 400 (see :mod:`pliers.nesting`).
+
+    A route never sees a truncated body. A refused body is read to its end (up to
+    ``DRAIN_FACTOR`` times the limit, within the same deadline) before the answer, so the
+    connection stays usable; a body not read to its end is answered with ``Connection: close``.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, max_depth: int, read_timeout: float
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
         try:
-            check_depth(body, self.max_depth)
-        except TooDeep as e:
-            await _too_deep(e)(scope, receive, send)
+            body = await self._read(scope, receive)
+        except _Refused as refused:
+            await refused.response(scope, receive, send)
             return
+        if body is None:
+            return  # the client left
         delivered = False
 
         async def replay() -> Message:
@@ -61,14 +63,78 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _read(self, scope: Scope, receive: Receive) -> bytes | None:
+        deadline = asyncio.get_running_loop().time() + self.read_timeout
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            if _header(scope, b"expect") == b"100-continue" or (
+                int(declared) > self.max_bytes * DRAIN_FACTOR
+            ):
+                # Not sent yet (or too much to wait for): refuse unread, and close.
+                raise _Refused(self._too_large(closing=True))
+            await self._drain(receive, deadline)
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        try:
+            async with asyncio.timeout_at(deadline):
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    chunk = message.get("body", b"")
+                    more = message.get("more_body", False)
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        if not more:
+                            raise _Refused(self._too_large(closing=False))
+                        await self._drain(receive, deadline, size)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise _Refused(self._too_slow()) from None
+        body = b"".join(chunks)
+        try:
+            check_depth(body, self.max_depth)
+        except TooDeep as e:
+            raise _Refused(_too_deep(e)) from None
+        return body
+
+    async def _drain(self, receive: Receive, deadline: float, read: int = 0) -> None:
+        """Read the rest of an oversized body and throw it away, then refuse it."""
+        more = True
+        try:
+            async with asyncio.timeout_at(deadline):
+                while more and read <= self.max_bytes * DRAIN_FACTOR:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    read += len(message.get("body", b""))
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            pass
+        raise _Refused(self._too_large(closing=more))
+
+    def _too_large(self, *, closing: bool) -> Response:
         response = failure(
             413,
             "PAYLOAD_TOO_LARGE",
-            f"request body is larger than the limit of {self.max_bytes} bytes",
+            f"request body is larger than the limit of {self.max_bytes} bytes "
+            "(PLIERS_MAX_BODY_BYTES)",
+        )
+        if closing:
+            response.headers["connection"] = "close"
+        return response
+
+    def _too_slow(self) -> Response:
+        response = failure(
+            408,
+            "REQUEST_TIMEOUT",
+            f"the request body was not received within {self.read_timeout:g} s "
+            "(PLIERS_BODY_READ_TIMEOUT)",
         )
         response.headers["connection"] = "close"
-        await response(scope, receive, send)
+        return response
 
 
 def _too_deep(error: TooDeep) -> Response:
@@ -81,13 +147,10 @@ def _too_deep(error: TooDeep) -> Response:
     )
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).strip().lower()
     return None
 
 

@@ -79,7 +79,7 @@ class Runtime:
             settings=settings,
             adapters=adapters,
             events=EventService(store, adapters.owned),
-            cache=open_cache(redis_url),
+            cache=open_cache(redis_url, timeout=settings.cache_timeout),
             broker=open_broker(redis_url),
             shared_cache=bool(redis_url),
         )

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     #: levels of nested objects/arrays a JSON body or stream message may have; the upper bound
     #: leaves room for the envelope around a stored value within every serializer's own limit
     max_json_depth: int = Field(default=64, ge=4, le=128)
+    #: seconds one Redis cache call may take before the cache is bypassed (read from the store)
+    cache_timeout: float = Field(default=0.25, gt=0, le=10)
     #: seconds a client has to send a whole request body
     body_read_timeout: float = Field(default=15.0, gt=0, le=3600)
     migrate_on_start: bool = True

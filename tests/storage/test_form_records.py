@@ -52,12 +52,14 @@ def a_submission(form: FormRecord, n: int) -> SubmissionRecord:
 
 async def test_forms_round_trip_with_their_versions(runtime: Runtime, records: FormRecords) -> None:
     form = a_form()
+    assert await records.form_generation(form.id) is None
     async with runtime.store.transaction() as tx:
         await records.insert_form(tx, form)
     stored = await records.get_form(form.id)
     assert stored is not None
     assert replace(stored, seq=0) == form
     assert stored.seq > 0
+    assert await records.form_generation(form.id) == 1
 
     later = form.updated_at + timedelta(minutes=5)
     v2 = replace(
@@ -79,6 +81,7 @@ async def test_forms_round_trip_with_their_versions(runtime: Runtime, records: F
     current = await records.get_form(form.id)
     assert current is not None
     assert replace(current, seq=0) == archived
+    assert await records.form_generation(form.id) == 3  # raised by every write, archiving too
     first = await records.get_form(form.id, version=1)
     assert first is not None
     assert (first.name, first.version, first.body, first.status) == ("Form", 1, BODY, "archived")

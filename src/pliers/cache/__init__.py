@@ -68,9 +68,19 @@ _outage = _Outage()
 
 
 async def cached(
-    cache: Cache, key: str, loader: Callable[[], Awaitable[T]], ttl: float | None = 300.0
+    cache: Cache,
+    key: str,
+    loader: Callable[[], Awaitable[T]],
+    ttl: float | None = 300.0,
+    *,
+    current: Callable[[Any], bool] | None = None,
 ) -> T:
     """Return the cached value of ``key``, or load it, cache it (unless None) and return it.
+
+    With ``current``, a cached value is used only when ``current(value)`` holds (typically: it
+    carries the generation the store holds now); otherwise it is loaded and replaced. A cache
+    whose invalidations can be lost (Redis down during a write, or restarted with data saved
+    before) can then serve nothing older than the store.
 
     A cache that is down is skipped: the loader's value is returned as if nothing were cached.
     """
@@ -80,7 +90,7 @@ async def cached(
     except CacheUnavailable as e:
         _outage.failed(e)
         return await loader()
-    if hit is not None:
+    if hit is not None and (current is None or current(hit)):
         return hit  # type: ignore[no-any-return]  # stored by this function from a T
     value = await loader()
     if value is not None:
@@ -107,12 +117,13 @@ async def invalidate(cache: Cache, *keys: str, prefix: str | None = None) -> Non
         _outage.failed(e)
 
 
-def open_cache(redis_url: str | None) -> Cache:
-    """Redis when ``redis_url`` is set, otherwise a cache in this process's memory."""
+def open_cache(redis_url: str | None, *, timeout: float | None = None) -> Cache:
+    """Redis when ``redis_url`` is set (each call bounded by ``timeout`` seconds), otherwise a
+    cache in this process's memory."""
     if redis_url:
-        from pliers.cache.redis import RedisCache
+        from pliers.cache.redis import DEFAULT_TIMEOUT, RedisCache
 
-        return RedisCache.from_url(redis_url)
+        return RedisCache.from_url(redis_url, timeout=timeout or DEFAULT_TIMEOUT)
     from pliers.cache.memory import MemoryCache
 
     return MemoryCache()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -15,6 +18,13 @@ from pliers.errors import CacheUnavailable
 
 #: Keys deleted per round trip by :meth:`RedisCache.delete_prefix`.
 _SCAN_BATCH = 500
+#: Seconds the cache is skipped after a call failed or timed out, so that a hung Redis costs
+#: one timeout per this period and not one per request.
+SKIP_AFTER_FAILURE = 1.0
+#: Default bound of one cache call (``PLIERS_CACHE_TIMEOUT``).
+DEFAULT_TIMEOUT = 0.25
+
+T = TypeVar("T")
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -32,42 +42,54 @@ def connect(url: str) -> aioredis.Redis:
 
 
 class RedisCache:
-    def __init__(self, client: aioredis.Redis, *, owned: bool = False) -> None:
+    """The cache in Redis. Every call is bounded by ``timeout`` seconds.
+
+    A cache is an optimisation: a call that fails or is slower than ``timeout`` raises
+    :class:`CacheUnavailable` (callers read through to the store), and for
+    :data:`SKIP_AFTER_FAILURE` seconds after it calls fail at once, without waiting on a Redis
+    that hangs. :meth:`ping` (the health check) always asks Redis.
+    """
+
+    def __init__(
+        self, client: aioredis.Redis, *, owned: bool = False, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self._client = client
         self._owned = owned
+        self.timeout = timeout
+        self._skip_until = 0.0
 
     @classmethod
-    def from_url(cls, url: str) -> RedisCache:
-        return cls(connect(url), owned=True)
+    def from_url(cls, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> RedisCache:
+        return cls(connect(url), owned=True, timeout=timeout)
+
+    async def _bounded(self, call: Callable[[], Awaitable[T]], *, skip: bool = True) -> T:
+        if skip and time.monotonic() < self._skip_until:
+            raise CacheUnavailable("Redis cache skipped for a moment after a failed call")
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await call()
+        except (RedisError, OSError) as e:  # TimeoutError is an OSError
+            self._skip_until = time.monotonic() + SKIP_AFTER_FAILURE
+            reason = str(e) or f"no answer within {self.timeout:g} s"
+            raise CacheUnavailable(f"Redis cache unreachable: {reason}") from e
 
     async def get(self, key: str) -> Any | None:
-        try:
-            raw = await self._client.get(NAMESPACE + key)
-        except (RedisError, OSError) as e:
-            raise CacheUnavailable(f"Redis cache unreachable: {e}") from e
+        raw = await self._bounded(lambda: self._client.get(NAMESPACE + key))
         return None if raw is None else json.loads(raw)
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         raw = json.dumps(value, separators=(",", ":"))
-        try:
-            if ttl is None:
-                await self._client.set(NAMESPACE + key, raw)
-            else:
-                await self._client.set(NAMESPACE + key, raw, px=max(1, int(ttl * 1000)))
-        except (RedisError, OSError) as e:
-            raise CacheUnavailable(f"Redis cache unreachable: {e}") from e
+        px = None if ttl is None else max(1, int(ttl * 1000))
+        await self._bounded(lambda: self._client.set(NAMESPACE + key, raw, px=px))
 
     async def delete(self, *keys: str) -> None:
-        if not keys:
-            return
-        try:
-            await self._client.delete(*(NAMESPACE + k for k in keys))
-        except (RedisError, OSError) as e:
-            raise CacheUnavailable(f"Redis cache unreachable: {e}") from e
+        if keys:
+            await self._bounded(lambda: self._client.delete(*(NAMESPACE + k for k in keys)))
 
     async def delete_prefix(self, prefix: str) -> None:
         pattern = _glob_escape(NAMESPACE + prefix) + "*"
-        try:
+
+        async def scan_and_delete() -> None:
             batch: list[bytes] = []
             async for key in self._client.scan_iter(match=pattern, count=_SCAN_BATCH):
                 batch.append(key)
@@ -76,14 +98,11 @@ class RedisCache:
                     batch.clear()
             if batch:
                 await self._client.delete(*batch)
-        except (RedisError, OSError) as e:
-            raise CacheUnavailable(f"Redis cache unreachable: {e}") from e
+
+        await self._bounded(scan_and_delete)
 
     async def ping(self) -> None:
-        try:
-            await self._client.ping()
-        except (RedisError, OSError) as e:
-            raise CacheUnavailable(f"Redis unreachable: {e}") from e
+        await self._bounded(self._client.ping, skip=False)
 
     async def close(self) -> None:
         if self._owned:

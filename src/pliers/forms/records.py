@@ -157,6 +157,11 @@ class FormRecords(Protocol):
 
     async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None: ...
 
+    async def form_generation(self, form_id: str) -> int | None:
+        """A number every write to the form raises (None for an unknown form): a cached copy
+        of the form, or of one of its versions, is current while its generation is this one."""
+        ...
+
     async def form_versions(self, form_id: str) -> list[FormRecord]:
         """Every version of the form, oldest first; empty for an unknown form."""
         ...

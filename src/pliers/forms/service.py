@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pliers.cache import Cache, cached, invalidate
+from pliers.cache import Cache, cached
 from pliers.errors import FormArchived, FormNotFound, ValidationError, VersionConflict
 from pliers.events.model import ID_PATTERN, NewEvent
 from pliers.events.service import EventService
@@ -95,22 +95,32 @@ class FormService:
     async def get(self, form_id: str, version: int | None = None) -> FormRecord:
         """A form (its current version, or ``version``), read through the cache when there is one.
 
-        Writes do not use this: they lock the form's row in their own transaction.
+        A cached copy is used only when it carries the generation the store holds for the form
+        now (:meth:`FormRecords.form_generation`, a one-row read of no definition), so the cache
+        can never serve a form older than the store: not when an invalidation was lost while
+        Redis was down, nor when Redis comes back with data it saved before a restart. Writes
+        therefore do not touch the cache; a copy they made stale is replaced at its next read.
+        Writes do not use this either: they lock the form's row in their own transaction.
         """
         check_id(form_id)
         if self.cache is None:
             return await self._load(form_id, version)
+        generation = await self.records.form_generation(form_id)
+        if generation is None:
+            raise FormNotFound(f"form {form_id!r} not found")
         key = f"forms:{form_id}:current" if version is None else f"forms:{form_id}:v{version}"
 
         async def load() -> dict[str, Any]:
             return (await self._load(form_id, version)).to_cache()
 
-        return FormRecord.from_cache(await cached(self.cache, key, load, ttl=FORM_CACHE_TTL))
-
-    async def _forget(self, form_id: str) -> None:
-        """Drop the cached reads of a form after a write to it commits."""
-        if self.cache is not None:
-            await invalidate(self.cache, f"forms:{form_id}:current", prefix=f"forms:{form_id}:v")
+        value = await cached(
+            self.cache,
+            key,
+            load,
+            ttl=FORM_CACHE_TTL,
+            current=lambda hit: hit.get("eventSequence") == generation,
+        )
+        return FormRecord.from_cache(value)
 
     async def _load(self, form_id: str, version: int | None) -> FormRecord:
         form = await self.records.get_form(form_id, version)
@@ -150,7 +160,6 @@ class FormService:
             [result] = await tx.append(
                 [_event("form.updated", form, expected=current.event_sequence)]
             )
-        await self._forget(form_id)
         await self.events.committed(result.position)
         self._remember(form, schema)
         return form.to_wire()
@@ -172,7 +181,6 @@ class FormService:
             [result] = await tx.append(
                 [_event("form.archived", form, expected=current.event_sequence)]
             )
-        await self._forget(form_id)
         await self.events.committed(result.position)
         return form.to_wire()
 

@@ -226,6 +226,10 @@ class SqliteFormRecords:
             rows = await self._fetch(f"{_VERSIONS} AND v.version = ?", form_id, version)
         return _form(rows[0]) if rows else None
 
+    async def form_generation(self, form_id: str) -> int | None:
+        rows = await self._fetch("SELECT event_sequence FROM forms WHERE id = ?", form_id)
+        return int(rows[0][0]) if rows else None
+
     async def form_versions(self, form_id: str) -> list[FormRecord]:
         return [_form(r) for r in await self._fetch(f"{_VERSIONS} ORDER BY v.version", form_id)]
 

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     db_pool_min: int = Field(default=2, ge=0)
     db_pool_max: int = Field(default=20, ge=1)
+    #: seconds one use of a PostgreSQL connection may last before the request gets 503
+    db_timeout: float = Field(default=5.0, gt=0, le=600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     sendgrid_api_key: str | None = None
     sendgrid_base_url: str = "https://api.sendgrid.com/v3"

@@ -21,13 +21,26 @@ CHECK_TIMEOUT = 3.0
 
 async def _run(check: HealthCheck) -> dict[str, Any]:
     started = time.perf_counter()
+    # A task waited on, not awaited under asyncio.timeout: a cancelled check still runs its
+    # cleanup (giving a connection back to a pool, closing a socket), which can wait on the
+    # same hung server; the answer must not wait for it.
+    task = asyncio.ensure_future(check())
+    done, _ = await asyncio.wait({task}, timeout=CHECK_TIMEOUT)
+    if not done:
+        task.cancel()
+        task.add_done_callback(_retrieve)
+        return {"status": "down", "error": f"no answer within {CHECK_TIMEOUT:g} s"}
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT):
-            details = await check()
+        details = task.result()
     except Exception as e:  # a health check reports failures, it does not raise them
         return {"status": "down", "error": str(e) or type(e).__name__}
     elapsed = round((time.perf_counter() - started) * 1000, 2)
     return {"status": "up", "latencyMs": elapsed, **details}
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so that asyncio does not log it as never retrieved
 
 
 @router.get("/health", summary="Health of the platform and its dependencies")

@@ -13,9 +13,16 @@ from pliers.storage.adapters import Adapters
 
 
 async def open_backend(
-    url: str, *, migrate: bool = True, pool_min: int = 2, pool_max: int = 20
+    url: str,
+    *,
+    migrate: bool = True,
+    pool_min: int = 2,
+    pool_max: int = 20,
+    db_timeout: float | None = None,
 ) -> Adapters:
     """Connect to the database ``url`` names, applying migrations unless told not to.
+
+    ``db_timeout`` bounds each use of a PostgreSQL connection (``PLIERS_DB_TIMEOUT``).
 
     Raises :class:`pliers.errors.ConfigurationError` for a bad URL and
     :class:`pliers.errors.ServiceUnavailable` when the database cannot be reached.
@@ -24,7 +31,9 @@ async def open_backend(
     if target.backend == "postgres":
         from pliers.storage import postgres
 
-        return await postgres.connect(url, min_size=pool_min, max_size=pool_max, migrate=migrate)
+        return await postgres.connect(
+            url, min_size=pool_min, max_size=pool_max, migrate=migrate, db_timeout=db_timeout
+        )
     from pliers.storage import sqlite
 
     assert target.sqlite_path is not None  # parse sets it for every sqlite URL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pliers.storage.adapters import Adapters
-from pliers.storage.postgres.events import PostgresEventStore, apply_migrations
+from pliers.storage.postgres.events import DEFAULT_TIMEOUT, PostgresEventStore, apply_migrations
 from pliers.storage.postgres.forms import PostgresFormRecords
 from pliers.storage.postgres.keys import PostgresKeyStore
 from pliers.storage.postgres.outbox import PostgresOutboxStore
@@ -22,11 +22,23 @@ def adapters(store: PostgresEventStore) -> Adapters:
 
 
 async def connect(
-    url: str, *, min_size: int = 2, max_size: int = 20, migrate: bool = True
+    url: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 20,
+    migrate: bool = True,
+    db_timeout: float | None = None,
 ) -> Adapters:
-    """Open a pool on ``url`` (migrating unless told not to) and build every adapter on it."""
+    """Open a pool on ``url`` (migrating unless told not to) and build every adapter on it.
+
+    ``db_timeout`` bounds every use of a pooled connection (see
+    :meth:`PostgresEventStore.connection`)."""
     store = await PostgresEventStore.connect(
-        url, min_size=min_size, max_size=max_size, migrate=migrate
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        migrate=migrate,
+        db_timeout=db_timeout or DEFAULT_TIMEOUT,
     )
     return adapters(store)
 

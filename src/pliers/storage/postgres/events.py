@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -191,18 +192,36 @@ class PostgresTransaction:
         return outcome
 
 
+#: Default of ``PLIERS_DB_TIMEOUT``.
+DEFAULT_TIMEOUT = 5.0
+
+
+def _reason(e: BaseException) -> str:
+    return str(e) or type(e).__name__
+
+
 class PostgresEventStore:
     backend = "postgres"
 
-    def __init__(self, pool: asyncpg.Pool, url: str | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, url: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self.pool = pool
         #: where the pool connects; for connections of their own (LISTEN)
         self.url = url
+        #: seconds one use of a pooled connection may last, its acquisition included
+        self.timeout = timeout
         self._group = GroupCommit(self.connection)
 
     @classmethod
     async def connect(
-        cls, url: str, *, min_size: int = 2, max_size: int = 20, migrate: bool = True
+        cls,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 20,
+        migrate: bool = True,
+        db_timeout: float = DEFAULT_TIMEOUT,
     ) -> PostgresEventStore:
         try:
             pool = await asyncpg.create_pool(
@@ -218,7 +237,7 @@ class PostgresEventStore:
                     # was small (no statistics yet) would keep scanning it whole as it grows
                     "plan_cache_mode": "force_custom_plan",
                 },
-                timeout=10,
+                timeout=db_timeout,
             )
         except (*UNAVAILABLE, TimeoutError) as e:  # type: ignore[misc]  # a tuple of classes
             raise ServiceUnavailable(
@@ -226,7 +245,7 @@ class PostgresEventStore:
             ) from e
         except (asyncpg.PostgresError, ValueError) as e:
             raise ConfigurationError(f"PostgreSQL at {_where(url)} refused: {e}") from e
-        store = cls(pool, url)
+        store = cls(pool, url, timeout=db_timeout)
         if migrate:
             await store.migrate()
         return store
@@ -239,23 +258,52 @@ class PostgresEventStore:
     async def connection(self) -> AsyncIterator[Conn]:
         """A pooled connection; failing to get one means the database is unavailable.
 
+        The whole use, from asking the pool to giving the connection back, lasts at most
+        :attr:`timeout` seconds: then the connection is closed under whatever waits on it, and
+        the caller gets :class:`ServiceUnavailable`. A per-statement timeout would not do: a
+        statement that timed out is followed by a ROLLBACK and a release, each of which waits
+        on the same silent server (a stopped PostgreSQL answered nothing for 40 s).
+
         It goes back to the pool as it is, an open transaction rolled back: leave no session
         state on it (SET, LISTEN, advisory locks).
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         try:
-            conn = await self.pool.acquire(timeout=10)
+            conn = await self.pool.acquire(timeout=self.timeout)
         except Exception as e:
-            raise ServiceUnavailable("the database is unreachable") from e
+            raise ServiceUnavailable(f"the database is unreachable: {_reason(e)}") from e
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            conn.terminate()
+
+        watchdog = loop.call_at(deadline, expire)
         try:
             yield conn
-        except ServiceUnavailable:
-            # A connection that lost its server goes, not back to the pool (unless the pool
-            # has already taken it back, which asyncpg does with connections that closed).
+        except (ServiceUnavailable, asyncio.CancelledError) as e:
+            # A connection that lost its server, or was left in the middle of a statement,
+            # goes, not back to the pool (unless the pool has already taken it back, which
+            # asyncpg does with connections that closed).
             with contextlib.suppress(asyncpg.InterfaceError):
                 conn.terminate()
+            if expired and not isinstance(e, asyncio.CancelledError):
+                raise self._timed_out() from e
+            raise
+        except Exception as e:
+            if expired:
+                raise self._timed_out() from e
             raise
         finally:
+            watchdog.cancel()
             await self.pool.release(conn)
+
+    def _timed_out(self) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"the database did not answer within {self.timeout:g} s (PLIERS_DB_TIMEOUT)"
+        )
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Rows of one read, on a pooled connection, with errors translated.

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=5, ge=1, le=100)
     notify_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
     dispatcher_enabled: bool = True
+    #: deliveries one dispatcher keeps in flight at once
+    notify_concurrency: int = Field(default=10, ge=1, le=1000)
     #: live stream: messages waiting to be sent to one connection before it is closed (1008)
     stream_buffer: int = Field(default=2000, ge=1)
     #: live stream: the largest message a client may send

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -136,6 +137,42 @@ async def _any_call(provider: MockEmailProvider) -> bool:
     return bool(provider.calls)
 
 
+async def test_one_hung_provider_call_holds_back_no_other_mail_and_a_stop_hands_it_back(
+    quiet_runtime: Runtime,
+    outbox: NotificationOutbox,
+    email_provider: MockEmailProvider,
+    email_service: EmailService,
+) -> None:
+    """Mail queued while one call hangs goes out at once; the stop releases the hung one's lease."""
+    email_provider.delay(60)
+    dispatcher = make_dispatcher(outbox, email_service, stop_grace_seconds=0.1)
+    dispatcher.start()
+    form = form_resource()
+    try:
+        await submit(quiet_runtime, form)
+        await eventually(lambda: _any_call(email_provider), "the first mail is being sent")
+        [hung] = [n.id for n in await outbox.list()]
+        email_provider.delay(0)  # only the call in progress hangs
+        started = time.monotonic()
+        for _ in range(4):
+            await submit(quiet_runtime, form)
+
+        async def four_sent() -> bool:
+            return list((await statuses(outbox)).values()).count("sent") == 4
+
+        await eventually(four_sent, "the other four are delivered while the first hangs")
+        latency = time.monotonic() - started
+        assert (await statuses(outbox))[hung] == "sending"
+    finally:
+        await dispatcher.stop()
+    assert latency < 5
+    after = await outbox.get(hung)
+    assert after is not None
+    assert after.status == "queued"  # handed back, not leased for another five minutes
+    [again] = await outbox.adapter.claim(10, lease_seconds=60)
+    assert again.id == hung
+
+
 async def test_commit_wakes_the_dispatcher_without_waiting_for_the_poll(
     quiet_runtime: Runtime,
     outbox: NotificationOutbox,
@@ -164,7 +201,7 @@ async def test_stopped_dispatcher_leaves_the_rest_queued_for_the_next_one(
     for _ in range(6):
         await submit(quiet_runtime, form)
     email_provider.delay(0.1)
-    first = make_dispatcher(outbox, email_service, batch_size=2)
+    first = make_dispatcher(outbox, email_service, concurrency=2)
     first.start()
 
     async def some_sent() -> bool:
@@ -176,7 +213,7 @@ async def test_stopped_dispatcher_leaves_the_rest_queued_for_the_next_one(
     assert "queued" in after_stop.values()
     assert "sending" not in after_stop.values()  # a graceful stop finishes what it holds
 
-    second = make_dispatcher(outbox, email_service, batch_size=2)
+    second = make_dispatcher(outbox, email_service, concurrency=2)
     second.start()
     try:
         await eventually(lambda: all_sent(outbox, 6), "the second dispatcher delivers the rest")
@@ -318,8 +355,8 @@ async def test_two_dispatchers_send_each_mail_exactly_once(
         form = form_resource()
         for _ in range(50):
             await submit(a, form)
-        first = make_dispatcher(outbox_a, service_a, batch_size=5)
-        second = make_dispatcher(outbox_b, service_b, batch_size=5)
+        first = make_dispatcher(outbox_a, service_a, concurrency=5)
+        second = make_dispatcher(outbox_b, service_b, concurrency=5)
         first.start()
         second.start()
         try:

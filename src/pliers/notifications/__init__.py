@@ -50,6 +50,7 @@ def dispatcher_for(settings: Settings, outbox: NotificationOutbox, mailer: Maile
         mailer,
         max_attempts=settings.notify_max_attempts,
         poll_seconds=settings.notify_poll_seconds,
+        concurrency=settings.notify_concurrency,
     )
 
 

@@ -1,9 +1,12 @@
 """The dispatcher: delivers queued notifications in the background and records the outcome.
 
-Each round claims a batch of due rows (a lease: a dispatcher that dies leaves rows that become
-due again when the lease runs out), sends them, and records each outcome together with its event
-on the notification's own aggregate. A failed attempt is scheduled again after a growing delay
-kept in the database; after the last attempt the notification is ``failed``.
+It keeps up to ``concurrency`` deliveries in flight, claiming due rows whenever a slot is free (a
+claim is a lease: a dispatcher that dies leaves rows that become due again when the lease runs
+out), so one slow provider call holds back its own slot and nothing else. Each outcome is
+recorded together with its event on the notification's own aggregate. A failed attempt is
+scheduled again after a growing, jittered delay kept in the database; after the last attempt the
+notification is ``failed``. A graceful stop gives the deliveries in flight a grace period, then
+cancels them and hands their rows back at once instead of leaving them leased.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Dispatcher:
         retry_initial: float = 30.0,
         retry_max: float = 3600.0,
         stop_grace_seconds: float = 10.0,
+        concurrency: int = 10,
     ) -> None:
         self.outbox = outbox
         self.mailer = mailer
@@ -43,6 +47,11 @@ class Dispatcher:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.stop_grace_seconds = stop_grace_seconds
+        self.concurrency = concurrency
+        #: deliveries in flight, each with the row it holds a lease on
+        self._in_flight: dict[asyncio.Task[None], Notification] = {}
+        #: the last claim filled every free slot, so more may be due as soon as one frees
+        self._more_due = False
         self._task: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._pending: list[Delivery] = []
@@ -67,7 +76,8 @@ class Dispatcher:
         self._watch = asyncio.create_task(self.outbox.watch(), name="pliers-outbox-watch")
 
     async def stop(self) -> None:
-        """Finish the batch in hand (up to the grace period), then stop claiming."""
+        """Stop claiming; finish the deliveries in flight within the grace period, then cancel
+        the rest and hand their rows back (due at once) instead of leaving them leased."""
         if self._task is None:
             return
         if self._watch is not None:
@@ -77,29 +87,67 @@ class Dispatcher:
             self._watch = None
         self._stopping.set()
         self.outbox.wakeup.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), self.stop_grace_seconds)
-        except TimeoutError:
-            # rows still in hand stay ``sending`` and come back when their lease runs out
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
         self._task = None
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=self.stop_grace_seconds)
+        unfinished = dict(self._in_flight)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        if unfinished:
+            await self._release(list(unfinished.values()))
+
+    async def _release(self, held: list[Notification]) -> None:
+        """Make rows whose delivery was cancelled due again now. The attempt still counts: the
+        provider may have accepted the mail before the cancel (see README, at least once)."""
+        try:
+            await self.outbox.record(
+                [Delivery(n, error="interrupted by a stop", retry_in=0.0) for n in held]
+            )
+            log.info("handed back %d notification(s) interrupted by the stop", len(held))
+        except Exception:
+            log.exception("could not hand back %d notification(s); their leases run out", len(held))
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
             self.outbox.wakeup.clear()  # before the claim, so a wake-up during it is not lost
-            try:
-                delivered = await self.run_once()
-            except Exception:
-                log.exception("notification dispatcher round failed; trying again shortly")
-                delivered = 0
-            if delivered:
-                continue  # there may be more due right away
+            free = self.concurrency - len(self._in_flight)
+            claimed = 0
+            if free > 0:
+                try:
+                    claimed = await self._claim(free)
+                except Exception:
+                    log.exception("notification dispatcher claim failed; trying again shortly")
+                self._more_due = claimed == free
+                if self._more_due:
+                    continue  # there may be more due right away
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_seconds):
                     await self.outbox.wakeup.wait()
+
+    async def _claim(self, free: int) -> int:
+        """Claim up to ``free`` due rows and start delivering each in a task of its own."""
+        claimed = await self.outbox.claim(free, self.lease_seconds)
+        for n in claimed:
+            task = asyncio.create_task(self._deliver(n), name=f"pliers-deliver-{n.id}")
+            self._in_flight[task] = n
+            task.add_done_callback(self._delivered)
+        return len(claimed)
+
+    def _delivered(self, task: asyncio.Task[None]) -> None:
+        n = self._in_flight.pop(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # e.g. the database went away while recording
+            log.error(
+                "recording notification %s failed; it is retried after its lease",
+                n.id,
+                exc_info=error,
+            )
+        if self._more_due:
+            self.outbox.wakeup.set()  # a slot is free and more may be due
 
     # -- one round ------------------------------------------------------------------------------
 

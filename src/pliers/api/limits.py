@@ -26,7 +26,7 @@ class BodyLimits:
     - larger than ``max_bytes`` (declared or not): 413;
     - not received whole within ``read_timeout`` seconds: 408, and the connection is closed, so a
       client that sends half a body holds a connection for that long at most;
-    - nesting deeper than ``max_depth``: 400 (see :mod:`pliers.nesting`).
+    - JSON nesting deeper than ``max_depth``: 400 (see :mod:`pliers.nesting`).
 
     A route never sees a truncated body. A refused body is read to its end (up to
     ``DRAIN_FACTOR`` times the limit, within the same deadline) before the answer, so the
@@ -94,10 +94,12 @@ class BodyLimits:
         except TimeoutError:
             raise _Refused(self._too_slow()) from None
         body = b"".join(chunks)
-        try:
-            check_depth(body, self.max_depth)
-        except TooDeep as e:
-            raise _Refused(_too_deep(e)) from None
+        declared_type = _header(scope, b"content-type")
+        if declared_type is None or b"json" in declared_type:  # what the routes parse as JSON
+            try:
+                check_depth(body, self.max_depth)
+            except TooDeep as e:
+                raise _Refused(_too_deep(e)) from None
         return body
 
     async def _drain(self, receive: Receive, deadline: float, read: int = 0) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -110,6 +111,10 @@ async def test_wrong_envelope_shapes_are_400(client: httpx.AsyncClient, body: ob
         {"query": {"timestampRange": {"from": "0001-01-01T00:00:00+14:00"}}},
         {"query": {"timestampRange": {"to": "9999-12-31T23:59:59-14:00"}}},
         {"query": {"whatever": 1}},
+        {"query": {"cursor": "cDoxMTgwNTkxNjIwNzE3NDExMzAzNDI0"}},  # "p:" + 2**70
+        {"query": {"cursor": "cDotMQ"}},  # "p:-1"
+        {"query": {"cursor": "cjox"}},  # "r:1", a cursor of another listing
+        {"query": {"cursor": "!!"}},
     ],
 )
 async def test_bad_queries_are_400(client: httpx.AsyncClient, body: dict) -> None:
@@ -279,3 +284,22 @@ async def test_unknown_route_is_json_404(client: httpx.AsyncClient) -> None:
 
 async def test_wrong_method_is_json_405(client: httpx.AsyncClient) -> None:
     assert_error(await client.delete("/v1/events/events"), 405, "METHOD_NOT_ALLOWED")
+
+
+def forged(kind: str, value: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("value", [2**63, 2**70, -1])
+async def test_forged_cursors_are_400_on_every_paginated_route(
+    client: httpx.AsyncClient, value: int
+) -> None:
+    query = {"query": {"cursor": forged("p", value)}}
+    assert_error(await client.post("/v1/events/events/query", json=query), 400, "VALIDATION_ERROR")
+    forms = await client.get("/v1/forms/forms", params={"cursor": forged("r", value)})
+    assert_error(forms, 400, "VALIDATION_ERROR")
+    fields = [{"name": "n", "type": "text"}]
+    form = await client.post("/v1/forms/forms", json={"name": "F", "fields": fields})
+    params = {"formId": form.json()["data"]["id"], "cursor": forged("r", value)}
+    submissions = await client.get("/v1/submissions/submissions", params=params)
+    assert_error(submissions, 400, "VALIDATION_ERROR")

@@ -324,7 +324,7 @@ def decode_cursor(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
         position = int(value)
-        if kind != "p" or position < 0:
+        if kind != "p" or not 0 <= position <= MAX_BIGINT:
             raise ValueError(cursor)
     except (ValueError, UnicodeDecodeError, binascii.Error) as e:
         raise ValidationError(

@@ -23,6 +23,7 @@ from pliers.ratelimit import RateLimit
 from pliers.settings import Settings
 from pliers.storage import Adapters, open_backend
 from pliers.stream.hub import Hub
+from pliers.stream.quota import StreamQuota
 
 if TYPE_CHECKING:
     from pliers.forms.service import FormService
@@ -62,6 +63,8 @@ class Runtime:
     keys: KeyService = field(init=False)
     #: submissions to public forms per client address; built by for_adapters
     public_rate_limit: RateLimit = field(init=False)
+    #: what one client address may hold of this process's live stream; built by for_adapters
+    stream_quota: StreamQuota = field(init=False)
 
     @property
     def store(self) -> EventStore:
@@ -90,6 +93,11 @@ class Runtime:
 
         runtime.critical_checks["database"] = database
         runtime.hub = Hub(store, runtime.broker, poll_interval=settings.stream_poll_interval)
+        runtime.stream_quota = StreamQuota(
+            connections_per_client=settings.stream_max_connections_per_client,
+            subscriptions_per_client=settings.stream_max_subscriptions_per_client,
+            subscriptions=settings.stream_max_subscriptions,
+        )
         runtime.events.add_listener(runtime.hub.committed)
         runtime.on_close(runtime.cache.close)
         runtime.on_close(runtime.broker.close)

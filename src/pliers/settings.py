@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     notify_concurrency: int = Field(default=10, ge=1, le=1000)
     #: live stream: messages waiting to be sent to one connection before it is closed (1008)
     stream_buffer: int = Field(default=2000, ge=1)
+    #: live stream: connections one client address may hold at once (per process)
+    stream_max_connections_per_client: int = Field(default=20, ge=1)
+    #: live stream: subscriptions one client address may hold over all its connections
+    stream_max_subscriptions_per_client: int = Field(default=200, ge=1)
+    #: live stream: subscriptions this process holds for all its clients together
+    stream_max_subscriptions: int = Field(default=10_000, ge=1)
     #: live stream: the largest message a client may send
     stream_max_message_bytes: int = Field(default=64 * 1024, ge=256)
     #: live stream: seconds between two reads of the store when no commit was announced

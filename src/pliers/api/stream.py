@@ -12,11 +12,12 @@ from starlette.websockets import WebSocketDisconnect
 from pliers.api.auth import requires
 from pliers.runtime import Runtime
 from pliers.stream.connection import Connection
+from pliers.stream.quota import QuotaExceeded
 
 router = APIRouter(tags=["events"])
 log = logging.getLogger(__name__)
 
-#: Close code and reason for a client that cannot keep up (RFC 6455 "policy violation").
+#: Close code for a client that cannot keep up or holds too much (RFC 6455 "policy violation").
 TOO_SLOW = 1008
 
 
@@ -24,12 +25,27 @@ TOO_SLOW = 1008
 @requires("events:read")
 async def stream(websocket: WebSocket) -> None:
     rt: Runtime = websocket.app.state.runtime
+    client = websocket.client.host if websocket.client else "unknown"
     await websocket.accept()
+    try:
+        rt.stream_quota.connect(client)
+    except QuotaExceeded as e:
+        await websocket.close(TOO_SLOW, e.message)
+        return
+    try:
+        await _serve(websocket, rt, client)
+    finally:
+        rt.stream_quota.disconnect(client)
+
+
+async def _serve(websocket: WebSocket, rt: Runtime, client: str) -> None:
     conn = Connection(
         rt.hub,
         buffer=rt.settings.stream_buffer,
         max_message_bytes=rt.settings.stream_max_message_bytes,
         max_depth=rt.settings.max_json_depth,
+        quota=rt.stream_quota,
+        client=client,
     )
     reader = asyncio.create_task(_read(websocket, conn))
     writer = asyncio.create_task(_write(websocket, conn))

@@ -14,6 +14,7 @@ from pliers.errors import PliersError
 from pliers.nesting import TooDeep, check_depth
 from pliers.stream.hub import Hub, Subscription
 from pliers.stream.protocol import Ping, StreamError, Subscribe, Unsubscribe, dumps, parse
+from pliers.stream.quota import QuotaExceeded, StreamQuota
 
 #: Subscriptions one connection may hold at once.
 MAX_SUBSCRIPTIONS = 100
@@ -21,9 +22,19 @@ MAX_SUBSCRIPTIONS = 100
 
 class Connection:
     def __init__(
-        self, hub: Hub, *, buffer: int, max_message_bytes: int, max_depth: int = 64
+        self,
+        hub: Hub,
+        *,
+        buffer: int,
+        max_message_bytes: int,
+        max_depth: int = 64,
+        quota: StreamQuota | None = None,
+        client: str = "",
     ) -> None:
         self.hub = hub
+        #: shared by the process's connections; None: no limit beyond MAX_SUBSCRIPTIONS
+        self.quota = quota
+        self.client = client
         self.capacity = buffer
         self.max_message_bytes = max_message_bytes
         self.max_depth = max_depth
@@ -95,6 +106,11 @@ class Connection:
                 "TOO_MANY_SUBSCRIPTIONS",
                 f"a connection may hold at most {MAX_SUBSCRIPTIONS} subscriptions",
             )
+        if self.quota is not None:
+            try:
+                self.quota.subscribe(self.client)
+            except QuotaExceeded as e:
+                raise StreamError("TOO_MANY_SUBSCRIPTIONS", e.message) from None
         sub = Subscription(sid, message.filter, self)
         self.subscriptions[sid] = sub
         confirmed: dict[str, object] = {
@@ -111,6 +127,8 @@ class Connection:
         except PliersError as e:  # the store is unreachable: refuse this one, keep the connection
             del self.subscriptions[sid]
             self.hub.unsubscribe(sub)
+            if self.quota is not None:
+                self.quota.unsubscribe(self.client)
             raise StreamError(e.code, f"cannot subscribe now: {e.message}") from None
         self.push(dumps(confirmed))
 
@@ -121,10 +139,14 @@ class Connection:
                 "SUBSCRIPTION_NOT_FOUND", f"no subscription {message.subscription_id!r}"
             )
         self.hub.unsubscribe(sub)
+        if self.quota is not None:
+            self.quota.unsubscribe(self.client)
         self.push(dumps({"type": "unsubscribed", "subscriptionId": message.subscription_id}))
 
     def close(self) -> None:
         for sub in self.subscriptions.values():
             self.hub.unsubscribe(sub)
+        if self.quota is not None and self.subscriptions:
+            self.quota.unsubscribe(self.client, len(self.subscriptions))
         self.subscriptions.clear()
         self._queue.clear()

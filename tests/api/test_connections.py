@@ -11,8 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from pliers.api.app import create_app
-from pliers.testing import running_runtime, serve
-from pliers.testing.plugin import LiveServer
+from pliers.testing import LiveServer, running_runtime, serve
 
 pytestmark = pytest.mark.integration
 

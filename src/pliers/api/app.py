@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pliers import __version__
-from pliers.api import envelope, events, fast, health
+from pliers.api import contract, envelope, events, fast, health
 from pliers.api import forms as forms_api
 from pliers.api import keys as keys_api
 from pliers.api import notifications as notifications_api
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(router)
     install_pages(app)
     fast.install(app)
+    contract.install(app)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,

@@ -93,7 +93,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = "request body could not be parsed as JSON"
     else:
         message = str(exc.detail)
-    return failure(exc.status_code, code, message)
+    response = failure(exc.status_code, code, message)
+    if exc.headers:  # a 405 names the methods the route allows (``Allow``)
+        response.headers.update(exc.headers)
+    return response
 
 
 class Unexpected:

@@ -14,13 +14,27 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pliers.events.model import ID_PATTERN, MAX_BIGINT, TYPE_PATTERN
-from pliers.forms.definition import MAX_FIELDS, MAX_OPTIONS, MAX_PATTERN, NAME_PATTERN
+from pliers.forms.definition import (
+    ANY_ORIGIN,
+    MAX_FIELDS,
+    MAX_OPTIONS,
+    MAX_ORIGINS,
+    MAX_PATTERN,
+    NAME_PATTERN,
+    ORIGIN_PATTERN,
+)
 
 
 class _Doc(BaseModel):
-    """A documented shape: names as on the wire, unknown keys refused."""
+    """A request shape: unknown keys are refused, as the server refuses them."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class _Reply(BaseModel):
+    """A response shape. Open to keys added later; :mod:`pliers.client` parses replies with it."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
 # --- envelopes ------------------------------------------------------------------------------
@@ -58,7 +72,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=255, pattern=ID_PATTE
 Position = Annotated[int, Field(ge=0, le=MAX_BIGINT)]
 
 
-class PublishResult(_Doc):
+class PublishResult(_Reply):
     event_id: str = Field(alias="eventId")
     published: Literal[True]
     sequence_number: Position = Field(alias="sequenceNumber")
@@ -69,7 +83,7 @@ class PublishResult(_Doc):
     )
 
 
-class BatchResult(_Doc):
+class BatchResult(_Reply):
     events: list[PublishResult]
     count: int = Field(ge=0)
     duplicate: Literal[True] | None = Field(
@@ -77,7 +91,7 @@ class BatchResult(_Doc):
     )
 
 
-class StoredEvent(_Doc):
+class StoredEvent(_Reply):
     """An event as the store returns it (REST and the live stream alike)."""
 
     id: str
@@ -95,11 +109,11 @@ class StoredEvent(_Doc):
     position: Position = Field(description="global, strictly increasing, in commit order")
 
 
-class AggregateEvents(_Doc):
+class AggregateEvents(_Reply):
     events: list[StoredEvent]
 
 
-class EventPage(_Doc):
+class EventPage(_Reply):
     events: list[StoredEvent]
     has_more: bool = Field(alias="hasMore")
     next_cursor: str | None = Field(
@@ -239,6 +253,16 @@ class EmailNotification(_Doc):
     html: bool | None = None
 
 
+AllowedOrigin = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=300,
+        json_schema_extra={"anyOf": [{"pattern": ORIGIN_PATTERN}, {"const": ANY_ORIGIN}]},
+    ),
+]
+
+
 class FormDefinition(_Doc):
     """A form as clients send it to create one."""
 
@@ -247,6 +271,17 @@ class FormDefinition(_Doc):
     fields: list[FieldDefinition] = Field(min_length=1, max_length=MAX_FIELDS)
     validation: list[RuleDefinition] = Field(default=[], max_length=10 * MAX_FIELDS)
     notifications: list[EmailNotification] = Field(default=[], max_length=20)
+    public: bool = Field(
+        default=False,
+        description="respondents may read and submit the form without a key "
+        "(`/v1/public/forms/{id}`)",
+    )
+    allowed_origins: list[AllowedOrigin] = Field(
+        default=[],
+        alias="allowedOrigins",
+        max_length=MAX_ORIGINS,
+        description=f"origins whose pages may call the public routes (CORS); `{ANY_ORIGIN}`: any",
+    )
 
 
 class FormReplacement(FormDefinition):
@@ -260,20 +295,22 @@ class FormReplacement(FormDefinition):
     )
 
 
-class Form(_Doc):
+class Form(_Reply):
     id: str
     name: str
     description: str | None
     fields: list[FieldDefinition]
     validation: list[RuleDefinition]
     notifications: list[EmailNotification]
+    public: bool = False
+    allowed_origins: list[str] = Field(default=[], alias="allowedOrigins")
     version: int = Field(ge=1)
     status: Literal["active", "archived"]
     created_at: str = Field(alias="createdAt", json_schema_extra={"format": "date-time"})
     updated_at: str = Field(alias="updatedAt", json_schema_extra={"format": "date-time"})
 
 
-class FormPage(_Doc):
+class FormPage(_Reply):
     forms: list[Form]
     has_more: bool = Field(alias="hasMore")
     next_cursor: str | None = Field(alias="nextCursor", description="`cursor` of the next page")
@@ -282,7 +319,7 @@ class FormPage(_Doc):
 # --- submissions ----------------------------------------------------------------------------
 
 
-class Submission(_Doc):
+class Submission(_Reply):
     id: str
     form_id: str = Field(alias="formId")
     form_version: int = Field(alias="formVersion", ge=1)
@@ -293,7 +330,7 @@ class Submission(_Doc):
     created_at: str = Field(alias="createdAt", json_schema_extra={"format": "date-time"})
 
 
-class SubmissionPage(_Doc):
+class SubmissionPage(_Reply):
     submissions: list[Submission]
     has_more: bool = Field(alias="hasMore")
     next_cursor: str | None = Field(alias="nextCursor", description="`cursor` of the next page")
@@ -302,7 +339,7 @@ class SubmissionPage(_Doc):
 # --- notifications --------------------------------------------------------------------------
 
 
-class Notification(_Doc):
+class Notification(_Reply):
     id: str
     submission_id: str = Field(alias="submissionId")
     form_id: str = Field(alias="formId")
@@ -322,7 +359,7 @@ class Notification(_Doc):
     updated_at: str = Field(alias="updatedAt", json_schema_extra={"format": "date-time"})
 
 
-class NotificationList(_Doc):
+class NotificationList(_Reply):
     notifications: list[Notification]
     count: int = Field(ge=0)
 
@@ -344,3 +381,19 @@ class Health(BaseModel):
     timestamp: str = Field(json_schema_extra={"format": "date-time"})
     version: str
     checks: dict[str, Check]
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+class ApiKey(_Reply):
+    """A key as listed; ``key``, the secret, is in the answer that creates it and nowhere else."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: str = Field(alias="createdAt", json_schema_extra={"format": "date-time"})
+    expires_at: str | None = Field(
+        default=None, alias="expiresAt", json_schema_extra={"format": "date-time"}
+    )
+    key: str | None = Field(default=None, description="the secret, shown once")

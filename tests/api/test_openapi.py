@@ -8,7 +8,9 @@ import httpx
 import jsonschema
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from openapi_spec_validator import validate
+from starlette.routing import Route
 
 from pliers.api import contract
 from pliers.api.app import create_app
@@ -40,6 +42,23 @@ def test_every_route_the_app_serves_is_declared_and_documented(document: dict[st
     assert not stale, f"contracts of routes the app does not serve: {sorted(stale)}"
     listed = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
     assert listed == routes
+
+
+#: Routes left out of the OpenAPI document on purpose: the documentation itself, and HTML pages
+#: for people (not an API).
+UNDOCUMENTED = ("/openapi.json", "/asyncapi.json", "/docs", "/f/", "/static/", "/console")
+
+
+def test_routes_left_out_of_the_document_are_documentation_or_pages() -> None:
+    """A route hidden with ``include_in_schema=False`` must be one of the kinds above."""
+    hidden = []
+    for context in iter_route_contexts(create_app().routes):
+        path = context.path_format or ""
+        if isinstance(context.original_route, Route) and not context.include_in_schema:
+            hidden.append(path)
+    assert "/docs" in hidden
+    strays = [p for p in hidden if not p.startswith(UNDOCUMENTED)]
+    assert not strays, f"routes hidden from /openapi.json: {strays}"
 
 
 def test_every_operation_has_an_example_its_errors_and_no_framework_422(
@@ -167,3 +186,6 @@ async def test_real_responses_fit_the_document(app: FastAPI, client: httpx.Async
     assert refused.status_code == 405
     assert refused.headers["allow"] == "POST"
     assert refused.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    several = await client.request("OPTIONS", f"{forms}/{form_id}")
+    assert several.status_code == 405
+    assert several.headers["allow"] == "DELETE, GET, PUT"

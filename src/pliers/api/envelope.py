@@ -12,6 +12,7 @@ from typing import Any
 import pydantic_core
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,8 +95,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     else:
         message = str(exc.detail)
     response = failure(exc.status_code, code, message)
-    if exc.headers:  # a 405 names the methods the route allows (``Allow``)
+    if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route whose path matched; a path served by
+        # several routes (GET, PUT and DELETE of one form) allows all of theirs
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
 
 
@@ -131,6 +136,16 @@ class Unexpected:
             log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
             response = failure(500, "INTERNAL_ERROR", "internal server error")
             await response(scope, receive, send)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        regex = getattr(context, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods.update(context.methods or ())
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pliers import __version__
-from pliers.api import contract, envelope, events, fast, health
+from pliers.api import asyncapi, contract, docs, envelope, events, fast, health
 from pliers.api import forms as forms_api
 from pliers.api import keys as keys_api
 from pliers.api import notifications as notifications_api
@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         version=__version__,
         summary="Event-sourced forms platform",
         lifespan=lifespan,
+        docs_url=None,  # served by pliers.api.docs, from the package rather than a CDN
+        redoc_url=None,
     )
     if runtime is not None:
         app.state.runtime = runtime  # usable without the lifespan (httpx ASGITransport)
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_pages(app)
     fast.install(app)
     contract.install(app)
+    docs.install(app)
+    asyncapi.install(app)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,

@@ -247,7 +247,9 @@ class EmailNotification(_Doc):
     """Mail sent for every submission, queued with it and delivered in the background."""
 
     type: Literal["email"]
-    to: list[str] = Field(min_length=1, max_length=50, description="e-mail addresses")
+    to: list[Annotated[str, Field(json_schema_extra={"format": "email"})]] = Field(
+        min_length=1, max_length=50, description="e-mail addresses"
+    )
     subject: str = Field(min_length=1, max_length=500)
     body: str | None = Field(default=None, max_length=100_000)
     html: bool | None = None

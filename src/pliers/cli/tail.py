@@ -5,27 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import InvalidHandshake, InvalidURI
+
+from pliers.client.errors import PliersAPIError, StreamError
+from pliers.client.stream import EventStream, stream_url
 
 events = typer.Typer(help="Work with the event stream of a running server.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def stream_url(base_url: str) -> str:
-    """``http://host:port`` -> ``ws://host:port/v1/events/stream`` (https -> wss)."""
-    parts = urlsplit(base_url if "://" in base_url else f"http://{base_url}")
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    if scheme is None or not parts.netloc:
-        raise ValueError(f"not an http(s) URL: {base_url!r}")
-    path = parts.path.rstrip("/") + "/v1/events/stream"
-    return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
 def render(event: dict[str, Any]) -> str:
@@ -43,20 +34,33 @@ def render(event: dict[str, Any]) -> str:
     )
 
 
-async def follow(url: str, subscribe: dict[str, Any]) -> None:
-    async with connect(url, open_timeout=5) as ws:
-        await ws.send(json.dumps(subscribe))
-        async for raw in ws:
-            message = json.loads(raw)
-            kind = message.get("type")
-            if kind == "event":
-                out.print(render(message["data"]))
-            elif kind == "subscription_confirmed":
-                err.print(
-                    f"[dim]following {escape(url)} {escape(json.dumps(message['filter']))}[/]"
-                )
-            elif kind == "error":
-                raise typer.BadParameter(f"{message.get('code')}: {message.get('message')}")
+async def follow(
+    base_url: str, filter_: dict[str, list[str]], from_position: int | None, as_json: bool
+) -> None:
+    """Print events until interrupted, through drops and restarts of the server."""
+
+    def subscribed(confirmation: dict[str, Any]) -> None:
+        filtered = escape(json.dumps(confirmation.get("filter", {})))
+        err.print(f"[dim]following {escape(stream.url)} {filtered}[/]")
+
+    def dropped() -> None:
+        after = "the start" if stream.position is None else f"position {stream.position}"
+        err.print(f"[dim]connection lost; reconnecting to resume after {after}[/]")
+
+    stream = EventStream(
+        base_url,
+        filter=filter_,
+        from_position=from_position,
+        wait_for_server=False,
+        on_subscribed=subscribed,
+        on_dropped=dropped,
+    )
+    async for event in stream:
+        if as_json:
+            # plain print: rich would turn a ":name:" in a payload into an emoji
+            print(event.model_dump_json(by_alias=True), flush=True)
+        else:
+            out.print(render(event.model_dump(mode="json", by_alias=True)))
 
 
 @events.command()
@@ -79,10 +83,17 @@ def tail(
     url: Annotated[
         str, typer.Option("--url", help="The server's base URL", envvar="PLIERS_URL")
     ] = "http://127.0.0.1:8000",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per event and line, as stored")
+    ] = False,
 ) -> None:
-    """Print events as they are stored; Ctrl-C stops."""
+    """Print events as they are stored; Ctrl-C stops.
+
+    When the connection drops or the server restarts, tail reconnects and carries on after the
+    last event it printed: nothing is missed or printed twice.
+    """
     try:
-        ws_url = stream_url(url)
+        stream_url(url)
     except ValueError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}")
         raise typer.Exit(2) from None
@@ -93,19 +104,20 @@ def tail(
         filter_["aggregateIds"] = aggregates
     if aggregate_types:
         filter_["aggregateTypes"] = aggregate_types
-    message: dict[str, Any] = {"type": "subscribe", "filter": filter_}
-    if from_position is not None:
-        message["fromPosition"] = from_position
     try:
-        asyncio.run(follow(ws_url, message))
+        asyncio.run(follow(url, filter_, from_position, as_json))
     except KeyboardInterrupt:
         return
-    except typer.BadParameter as e:
+    except StreamError as e:
         err.print(
-            f"[bold red]error:[/] the server refused the subscription: {escape(str(e))}",
+            f"[bold red]error:[/] the server refused the subscription: "
+            f"{escape(e.code)}: {escape(e.message)}",
             soft_wrap=True,
         )
         raise typer.Exit(2) from None
+    except PliersAPIError as e:
+        err.print(f"[bold red]error:[/] the server refused the stream: {escape(str(e))}")
+        raise typer.Exit(1) from None
     except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as e:
         reason = str(e) or type(e).__name__
         err.print(
@@ -113,9 +125,3 @@ def tail(
             soft_wrap=True,
         )
         raise typer.Exit(1) from None
-    except ConnectionClosed as e:
-        err.print(
-            f"[bold red]error:[/] the server closed the stream: {escape(str(e))}", soft_wrap=True
-        )
-        raise typer.Exit(1) from None
-    err.print("[dim]the server ended the stream[/]")

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pliers.errors import DuplicateEvent, SequenceConflict
-from pliers.events.model import NewEvent
+from pliers.events.model import MAX_BIGINT, NewEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +152,12 @@ class AppendPlanner:
                     },
                 )
             seq = e.sequence_number if e.sequence_number is not None else head + 1
+            if seq > MAX_BIGINT:  # the aggregate already holds the highest number both stores take
+                raise SequenceConflict(
+                    f"sequence conflict: aggregate {e.aggregate_id!r} has used its last sequence "
+                    f"number ({MAX_BIGINT})",
+                    details={"aggregateId": e.aggregate_id, "sequenceNumber": seq},
+                )
             key = (e.aggregate_id, seq)
             if key in self._used or key in claimed:
                 raise SequenceConflict(

@@ -10,6 +10,7 @@ import binascii
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -46,6 +48,20 @@ ShortText = Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=r"^
 AggregateType = Annotated[StrictStr, Field(min_length=1, max_length=50, pattern=r"^[^\x00]*$")]
 
 
+#: The start of an RFC 3339 date-time: ``2026-11-30T``.
+_DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Pydantic also reads a number, or a string of digits, as a Unix time; the wire takes RFC
+    3339 text only (what the API documents), so a fuzzed ``0`` is a 400, not the year 1970."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _DATE_TIME_START.match(value) is None:
+        raise ValueError("a time is an RFC 3339 date-time with an offset: 2026-11-30T12:00:00Z")
+    return value
+
+
 def _storable_time(value: datetime) -> datetime:
     """Refuse a time whose UTC instant is not strictly inside years 1-9999.
 
@@ -65,7 +81,7 @@ def _storable_time(value: datetime) -> datetime:
 
 _TIME_RANGE = "0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z"
 #: A time with an offset that every store can hold.
-Timestamp = Annotated[AwareDatetime, AfterValidator(_storable_time)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_storable_time)]
 
 
 class _Wire(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -151,19 +152,35 @@ async def test_a_retried_submission_reuses_its_idempotency_key(
         calls += 1
         if calls == 1:
             response.status_code = 503
+            response.headers["Retry-After"] = "1"
 
     http = httpx.AsyncClient(
         base_url=live.base_url,
         event_hooks={"request": [record], "response": [drop_first_answer]},
     )
     async with AsyncPliers(live.base_url, http=http) as client:
+        started = time.monotonic()
         submission = await client.submissions.create(
             form.id, {"name": "Ada", "email": "ada@example.com"}
         )
+        waited = time.monotonic() - started
+    assert waited >= 1.0, "the retry did not wait for Retry-After"
     assert len(sent) == 2
     assert sent[0] == sent[1]
     stored = [s async for s in pliers.submissions.list(form_id=form.id)]
     assert [s.id for s in stored] == [submission.id]
+
+
+async def test_more_error_codes_are_typed(pliers: AsyncPliers) -> None:
+    form = await pliers.forms.create(DEFINITION)
+    answers = {"name": "Ada", "email": "ada@example.com"}
+    await pliers.submissions.create(form.id, answers, idempotency_key="k-1")
+    with pytest.raises(Conflict) as reused:
+        await pliers.submissions.create(form.id, {**answers, "name": "Bob"}, idempotency_key="k-1")
+    assert reused.value.code == "IDEMPOTENCY_KEY_REUSED"
+    with pytest.raises(NotFound) as missing:
+        await pliers.submissions.get("nope")
+    assert missing.value.code == "SUBMISSION_NOT_FOUND"
 
 
 def test_the_sync_client(server_process: ServerProcess) -> None:

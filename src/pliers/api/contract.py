@@ -52,8 +52,8 @@ not issue is a 400 `VALIDATION_ERROR`.
 ## Authentication
 
 When the operator turns authentication on, every operation except `GET /health` and the public
-form routes needs `Authorization: Bearer <key>`, and each operation names the scope its key
-needs. Without authentication the server listens on loopback only.
+form routes needs `Authorization: Bearer <key>` (401 `UNAUTHORIZED` without a valid one), and
+each operation names the scope its key needs (403 `FORBIDDEN` without it).
 """
 
 EVENT_EXAMPLE = {
@@ -328,11 +328,17 @@ def _declare() -> None:
         replies={200: Reply("The submission", schemas.Submission, example=SUBMISSION)},
         errors=(errors.SubmissionNotFound,),
     )  # fmt: skip
+    first = "$response.body#/data/notifications/0/id"
     document(
         "GET", "/v1/notifications", id="listNotifications", tag="notifications",
         scope="notifications:read", summary="List notifications, oldest first",
         replies={200: Reply("Notifications", schemas.NotificationList,
-                            example={"notifications": [NOTIFICATION], "count": 1})},
+                            example={"notifications": [NOTIFICATION], "count": 1}, links={
+            "getNotification": {"operationId": "getNotification",
+                                "parameters": {"notification_id": first}},
+            "retryNotification": {"operationId": "retryNotification",
+                                  "parameters": {"notification_id": first}},
+        })},
     )  # fmt: skip
     document(
         "GET", "/v1/notifications/{notification_id}", id="getNotification",

@@ -12,7 +12,7 @@ from fastapi.routing import iter_route_contexts
 from openapi_spec_validator import validate
 from starlette.routing import Route
 
-from pliers.api import contract
+from pliers.api import auth, contract
 from pliers.api.app import create_app
 from pliers.api.openapi import declared, served
 from pliers.forms.definition import FIELD_TYPES, RULE_TYPES
@@ -103,7 +103,11 @@ def test_description_explains_the_envelope_sequences_and_the_stream(
     text = document["info"]["description"]
     for needle in ("The envelope", "Sequence rules", "SEQUENCE_CONFLICT", "/asyncapi.json"):
         assert needle in text
-    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert document["components"]["securitySchemes"][auth.SCHEME]["scheme"] == "bearer"
+    publish = document["paths"]["/v1/events/events"]["post"]
+    assert publish["security"] == [{auth.SCHEME: ["events:write"]}]
+    assert {"401", "403"} <= set(publish["responses"])
+    assert "security" not in document["paths"]["/health"]["get"]
 
 
 def _check(document: dict[str, Any], method: str, path: str, response: httpx.Response) -> None:

@@ -13,6 +13,7 @@ from pliers import errors
 from pliers.api import openapi, schemas
 from pliers.api.openapi import Reply, document
 from pliers.events.model import ID_PATTERN, MAX_BIGINT, BatchRequest, PublishRequest, QueryRequest
+from pliers.keys import KeyRequest
 from pliers.submissions.model import NewSubmission
 
 DESCRIPTION = """\
@@ -191,7 +192,7 @@ def _declare() -> None:
         },
     )  # fmt: skip
     document(
-        "POST", "/v1/events/events", id="publishEvent", tag="events", scope="events:write",
+        "POST", "/v1/events/events", id="publishEvent", tag="events",
         summary="Append one event",
         description="The sequence rules are in the API description.",
         body=PublishRequest,
@@ -202,10 +203,10 @@ def _declare() -> None:
             200: Reply("Already stored with identical content (`duplicate: true`)",
                        schemas.PublishResult, example={**PUBLISHED, "duplicate": True}),
         },
-        errors=(errors.SequenceConflict, errors.DuplicateEvent),
+        errors=(errors.SequenceConflict, errors.DuplicateEvent, errors.AggregateOwned),
     )  # fmt: skip
     document(
-        "POST", "/v1/events/events/batch", id="publishBatch", tag="events", scope="events:write",
+        "POST", "/v1/events/events/batch", id="publishBatch", tag="events",
         summary="Append up to 1,000 events atomically",
         description="All events are stored, or none: any conflict rejects the whole batch.",
         body=BatchRequest,
@@ -220,11 +221,11 @@ def _declare() -> None:
                        example={"events": [{**PUBLISHED, "duplicate": True}], "count": 1,
                                 "duplicate": True}),
         },
-        errors=(errors.SequenceConflict, errors.DuplicateEvent),
+        errors=(errors.SequenceConflict, errors.DuplicateEvent, errors.AggregateOwned),
     )  # fmt: skip
     document(
         "GET", "/v1/events/events/aggregates/{aggregate_id}", id="readAggregate", tag="events",
-        scope="events:read", summary="Read an aggregate's events in sequence order",
+        summary="Read an aggregate's events in sequence order",
         description="All of them unless limited. An unknown aggregate has no events.",
         parameters=(
             _path("aggregate_id", "the aggregate's id"),
@@ -237,7 +238,7 @@ def _declare() -> None:
                             example={"events": [EVENT_EXAMPLE]})},
     )  # fmt: skip
     document(
-        "POST", "/v1/events/events/query", id="queryEvents", tag="events", scope="events:read",
+        "POST", "/v1/events/events/query", id="queryEvents", tag="events",
         summary="Query events by filters, in position order",
         description="Filters are combined with AND. Read every page by sending `nextCursor` "
         "back as `query.cursor` while `hasMore` is true.",
@@ -248,26 +249,26 @@ def _declare() -> None:
                                      "nextCursor": "cDox"})},
     )  # fmt: skip
     document(
-        "POST", "/v1/forms/forms", id="createForm", tag="forms", scope="forms:write",
+        "POST", "/v1/forms/forms", id="createForm", tag="forms",
         summary="Create a form",
         description="Appends `form.created` to the form's aggregate in the same transaction.",
         body=schemas.FormDefinition, body_example=DEFINITION,
         replies={201: Reply("The form, version 1", schemas.Form, example=FORM, links=FORM_LINKS)},
     )  # fmt: skip
     document(
-        "GET", "/v1/forms/forms", id="listForms", tag="forms", scope="forms:read",
+        "GET", "/v1/forms/forms", id="listForms", tag="forms",
         summary="List forms in creation order",
         replies={200: Reply("A page of forms", schemas.FormPage,
                             example={"forms": [FORM], "hasMore": False, "nextCursor": None})},
     )  # fmt: skip
     document(
-        "GET", "/v1/forms/forms/{form_id}", id="getForm", tag="forms", scope="forms:read",
+        "GET", "/v1/forms/forms/{form_id}", id="getForm", tag="forms",
         summary="Read a form, or one of its versions",
         replies={200: Reply("The form", schemas.Form, example=FORM)},
         errors=(errors.FormNotFound,),
     )  # fmt: skip
     document(
-        "PUT", "/v1/forms/forms/{form_id}", id="updateForm", tag="forms", scope="forms:write",
+        "PUT", "/v1/forms/forms/{form_id}", id="updateForm", tag="forms",
         summary="Replace a form's definition (a new version)",
         description="Appends `form.updated`. Submissions are checked against the new version.",
         body=schemas.FormReplacement, body_example={**DEFINITION, "expectedVersion": 1},
@@ -276,7 +277,7 @@ def _declare() -> None:
         errors=(errors.FormNotFound, errors.VersionConflict, errors.FormArchived),
     )  # fmt: skip
     document(
-        "DELETE", "/v1/forms/forms/{form_id}", id="archiveForm", tag="forms", scope="forms:write",
+        "DELETE", "/v1/forms/forms/{form_id}", id="archiveForm", tag="forms",
         summary="Archive a form",
         description="Appends `form.archived`; new submissions to it are 409 `FORM_ARCHIVED`. "
         "Archiving an archived form changes nothing.",
@@ -286,7 +287,7 @@ def _declare() -> None:
     )  # fmt: skip
     document(
         "GET", "/v1/forms/forms/{form_id}/submissions.csv", id="exportSubmissions", tag="forms",
-        scope="submissions:read", summary="Every submission of a form as CSV",
+        summary="Every submission of a form as CSV",
         replies={200: Reply("One row per submission, a column per field of any version",
                             media_type="text/csv; charset=utf-8",
                             example="id,createdAt,formVersion,name\r\n3c5e…,2026-11-30…,1,Ada\r\n",
@@ -295,7 +296,7 @@ def _declare() -> None:
     )  # fmt: skip
     document(
         "POST", "/v1/submissions/submissions", id="createSubmission", tag="submissions",
-        scope="submissions:write", summary="Submit data to a form",
+        summary="Submit data to a form",
         description="Checked against the form's current version; every failing field is "
         "reported at once. Queues the form's notifications with the submission.",
         body=NewSubmission,
@@ -315,7 +316,7 @@ def _declare() -> None:
     )  # fmt: skip
     document(
         "GET", "/v1/submissions/submissions", id="listSubmissions", tag="submissions",
-        scope="submissions:read",
+
         summary="List submissions in creation order, optionally of one form",
         replies={200: Reply("A page of submissions", schemas.SubmissionPage,
                             example={"submissions": [SUBMISSION], "hasMore": False,
@@ -324,14 +325,14 @@ def _declare() -> None:
     )  # fmt: skip
     document(
         "GET", "/v1/submissions/submissions/{submission_id}", id="getSubmission",
-        tag="submissions", scope="submissions:read", summary="Read a submission",
+        tag="submissions", summary="Read a submission",
         replies={200: Reply("The submission", schemas.Submission, example=SUBMISSION)},
         errors=(errors.SubmissionNotFound,),
     )  # fmt: skip
     first = "$response.body#/data/notifications/0/id"
     document(
         "GET", "/v1/notifications", id="listNotifications", tag="notifications",
-        scope="notifications:read", summary="List notifications, oldest first",
+        summary="List notifications, oldest first",
         replies={200: Reply("Notifications", schemas.NotificationList,
                             example={"notifications": [NOTIFICATION], "count": 1}, links={
             "getNotification": {"operationId": "getNotification",
@@ -342,17 +343,49 @@ def _declare() -> None:
     )  # fmt: skip
     document(
         "GET", "/v1/notifications/{notification_id}", id="getNotification",
-        tag="notifications", scope="notifications:read", summary="One notification",
+        tag="notifications", summary="One notification",
         replies={200: Reply("The notification", schemas.Notification, example=NOTIFICATION)},
         errors=(errors.NotificationNotFound,),
     )  # fmt: skip
     document(
         "POST", "/v1/notifications/{notification_id}/retry", id="retryNotification",
-        tag="notifications", scope="notifications:write",
+        tag="notifications",
         summary="Queue a failed notification again",
         replies={202: Reply("Queued again", schemas.Notification,
                             example={**NOTIFICATION, "status": "queued", "attempts": 5})},
         errors=(errors.NotificationNotFound, errors.NotificationNotFailed),
+    )  # fmt: skip
+
+    key = {
+        "id": "key_3f9c2a",
+        "name": "reporting",
+        "scopes": ["events:read", "submissions:read"],
+        "createdAt": "2026-11-30T12:00:00.000000Z",
+        "expiresAt": "2027-03-01T00:00:00.000000Z",
+        "revokedAt": None,
+    }
+    document(
+        "POST", "/v1/keys", id="createKey", tag="keys", body=KeyRequest,
+        summary="Create a key; its secret is in this answer only",
+        body_example={"name": "reporting", "scopes": ["events:read", "submissions:read"],
+                      "expiresAt": "2027-03-01T00:00:00Z"},
+        replies={201: Reply("The key and, once, its secret", schemas.ApiKey,
+                            example={**key, "key": "plk_…"}, links={
+            "revokeKey": {"operationId": "revokeKey",
+                          "parameters": {"key_id": "$response.body#/data/id"}},
+        })},
+    )  # fmt: skip
+    document(
+        "GET", "/v1/keys", id="listKeys", tag="keys",
+        summary="Every key, revoked ones included, without secrets",
+        replies={200: Reply("The keys", schemas.KeyList, example={"keys": [key], "count": 1})},
+    )  # fmt: skip
+    document(
+        "DELETE", "/v1/keys/{key_id}", id="revokeKey", tag="keys",
+        summary="Revoke a key, at once, in every server process",
+        replies={200: Reply("The revoked key", schemas.ApiKey,
+                            example={**key, "revokedAt": "2026-12-01T09:00:00.000000Z"})},
+        errors=(errors.KeyNotFound,),
     )  # fmt: skip
 
 

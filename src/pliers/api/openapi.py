@@ -11,8 +11,10 @@ To document a new route::
     document(
         "POST", "/v1/things", id="createThing", tag="things", summary="Create a thing",
         body=NewThing, replies={201: Reply("the thing", Thing, example={...})},
-        errors=(ThingConflict,), scope="things:write",
+        errors=(ThingConflict,),
     )
+
+The scope an operation needs is read from its endpoint (``pliers.api.auth.requires``).
 
 ``tests/api/test_openapi.py`` fails while any route the app serves is undeclared, and while a
 declaration names a route the app does not serve.
@@ -32,6 +34,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.routing import Route
 
 from pliers import errors
+from pliers.api import auth
 from pliers.api.schemas import ErrorEnvelope
 
 #: An error a route can answer with: a :class:`pliers.errors.PliersError` class, or
@@ -39,7 +42,7 @@ from pliers.api.schemas import ErrorEnvelope
 ErrorSpec = type[errors.PliersError] | tuple[int, str]
 
 COMPONENT = "#/components/schemas/{model}"
-SECURITY_SCHEME = "bearerAuth"
+SECURITY_SCHEME = auth.SCHEME
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +72,6 @@ class Operation:
     body_example: Any = None
     #: OpenAPI parameter objects; ``None`` takes those FastAPI derives from the route's signature
     parameters: tuple[Mapping[str, Any], ...] | None = None
-    #: the scope a key needs when authentication is on; ``None`` for an open route
-    scope: str | None = None
     #: whether the route reads the store (and so can answer 503 when it is unreachable)
     uses_store: bool = True
 
@@ -96,6 +97,17 @@ def served(app: FastAPI) -> Iterator[tuple[str, str]]:
         for method in sorted(context.methods or ()):
             if method != "HEAD":  # Starlette answers HEAD for every GET
                 yield method, path
+
+
+def _scopes(app: FastAPI) -> dict[tuple[str, str], str]:
+    """The scope each operation's endpoint requires (``pliers.api.auth.requires`` marks it)."""
+    found: dict[tuple[str, str], str] = {}
+    for context in iter_route_contexts(app.routes):
+        scope = getattr(context.endpoint, "pliers_scope", None)
+        if isinstance(context.original_route, Route) and isinstance(scope, str):
+            for method in context.methods or ():
+                found.setdefault((method, _template(context.path_format or "")), scope)
+    return found
 
 
 def _template(path: str) -> str:
@@ -124,7 +136,9 @@ def _unavailable_codes() -> list[ErrorSpec]:
     return found
 
 
-def _implied_errors(op: Operation, parameters: Sequence[Mapping[str, Any]]) -> list[ErrorSpec]:
+def _implied_errors(
+    op: Operation, parameters: Sequence[Mapping[str, Any]], scope: str | None
+) -> list[ErrorSpec]:
     """What every route of a kind can answer, whatever its own rules."""
     implied: list[ErrorSpec] = []
     if op.body is not None:
@@ -139,8 +153,8 @@ def _implied_errors(op: Operation, parameters: Sequence[Mapping[str, Any]]) -> l
     if any(p.get("in") == "path" for p in parameters):
         # a value with a slash in it (%2F) no longer matches the route
         implied.append(errors.NotFound)
-    if op.scope is not None:
-        implied += [(401, "UNAUTHORIZED"), (403, "FORBIDDEN")]
+    if scope is not None:
+        implied += [errors.Unauthorized, errors.Forbidden]
     if op.uses_store:
         implied += _unavailable_codes()
     return implied
@@ -263,7 +277,7 @@ def _reply(reply: Reply, schemas: _Schemas) -> dict[str, Any]:
 
 
 def _operation(
-    op: Operation, derived: Mapping[str, Any] | None, schemas: _Schemas
+    op: Operation, derived: Mapping[str, Any] | None, scope: str | None, schemas: _Schemas
 ) -> dict[str, Any]:
     if op.parameters is not None:
         parameters = [dict(p) for p in op.parameters]
@@ -274,14 +288,11 @@ def _operation(
         "tags": [op.tag],
         "summary": op.summary,
     }
-    description = op.description or ""
-    if op.scope is not None:
-        description += f"\n\nScope (when authentication is on): `{op.scope}`."
-        document["security"] = [{SECURITY_SCHEME: [op.scope]}, {}]
-    else:
-        document["security"] = [{}]
-    if description.strip():
-        document["description"] = description.strip()
+    # pliers.api.auth adds the scope's note to the description
+    if scope is not None:
+        document["security"] = [{SECURITY_SCHEME: [scope]}]
+    if op.description:
+        document["description"] = op.description
     if parameters:
         document["parameters"] = parameters
     if op.body is not None:
@@ -290,7 +301,8 @@ def _operation(
             media["example"] = op.body_example
         document["requestBody"] = {"required": True, "content": {"application/json": media}}
     responses = {str(status): _reply(reply, schemas) for status, reply in op.replies.items()}
-    for status, codes in sorted(_codes([*_implied_errors(op, parameters), *op.errors]).items()):
+    implied = _implied_errors(op, parameters, scope)
+    for status, codes in sorted(_codes([*implied, *op.errors]).items()):
         responses[str(status)] = _error_response(status, codes)
     document["responses"] = responses
     return document
@@ -300,13 +312,15 @@ def build(app: FastAPI, *, description: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every declared operation ``app`` serves."""
     derived = get_openapi(title=app.title, version=app.version, routes=app.routes)
     schemas = _Schemas()
+    scopes = _scopes(app)
     paths: dict[str, dict[str, Any]] = {}
     for method, path in served(app):
         op = _operations.get((method, path))
         if op is None:
             continue  # undeclared: the contract test names it
         found = derived.get("paths", {}).get(path, {}).get(method.lower())
-        paths.setdefault(path, {})[method.lower()] = _operation(op, found, schemas)
+        scope = scopes.get((method, path))
+        paths.setdefault(path, {})[method.lower()] = _operation(op, found, scope, schemas)
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -338,5 +352,6 @@ TAGS = {
     "forms": "Form definitions, their versions, archiving and CSV export.",
     "submissions": "Answers to a form, checked against its current version.",
     "notifications": "Mail queued for submissions, and retrying what failed.",
+    "keys": "API keys and their scopes (scope `keys:manage`).",
     "health": "Whether the platform can serve.",
 }

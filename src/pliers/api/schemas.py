@@ -399,3 +399,11 @@ class ApiKey(_Reply):
         default=None, alias="expiresAt", json_schema_extra={"format": "date-time"}
     )
     key: str | None = Field(default=None, description="the secret, shown once")
+    revoked_at: str | None = Field(
+        default=None, alias="revokedAt", json_schema_extra={"format": "date-time"}
+    )
+
+
+class KeyList(_Reply):
+    keys: list[ApiKey]
+    count: int = Field(ge=0)

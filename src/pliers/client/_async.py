@@ -360,5 +360,6 @@ class Keys(_Resource):
         listed = data["keys"] if isinstance(data, dict) else data
         return [schemas.ApiKey.model_validate(k) for k in listed]
 
-    async def revoke(self, key_id: str) -> None:
-        await self._client.request("DELETE", f"/v1/keys/{key_id}")
+    async def revoke(self, key_id: str) -> schemas.ApiKey:
+        """Revoke a key at once, in every server process."""
+        return await self._client.call("DELETE", f"/v1/keys/{key_id}", schemas.ApiKey)

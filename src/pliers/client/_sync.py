@@ -199,5 +199,6 @@ class Keys:
         keys: list[schemas.ApiKey] = self._bridge.run(self._keys.list)
         return keys
 
-    def revoke(self, key_id: str) -> None:
-        self._bridge.run(self._keys.revoke, key_id)
+    def revoke(self, key_id: str) -> schemas.ApiKey:
+        key: schemas.ApiKey = self._bridge.run(self._keys.revoke, key_id)
+        return key

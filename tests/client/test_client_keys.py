@@ -1,0 +1,64 @@
+"""The client with authentication on: keys, scopes, and the stream refusing a missing key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import FastAPI
+
+from pliers.api.app import create_app
+from pliers.client import AsyncPliers, Forbidden, Unauthorized
+from pliers.runtime import Runtime
+from pliers.testing import LiveServer, running_runtime, serve
+
+pytestmark = pytest.mark.integration
+
+ADMIN_KEY = "admin-" + "k" * 40
+
+
+@pytest.fixture
+async def secured(database_url: str) -> AsyncIterator[LiveServer]:
+    runtime: Runtime
+    async with running_runtime(database_url, admin_key=ADMIN_KEY) as runtime:
+        app: FastAPI = create_app(runtime=runtime)
+        async with serve(app) as server:
+            yield server
+
+
+async def test_keys_are_created_listed_used_and_revoked(secured: LiveServer) -> None:
+    async with AsyncPliers(secured.base_url, api_key=ADMIN_KEY) as admin:
+        created = await admin.keys.create("reader", ["events:read"])
+        assert created.key is not None
+        assert created.scopes == ["events:read"]
+        listed = await admin.keys.list()
+        assert [k.id for k in listed] == [created.id]
+        assert all(k.key is None for k in listed)
+        await admin.events.publish({"type": "a.b", "aggregateId": "k-1"})
+
+        async with AsyncPliers(secured.base_url, api_key=created.key) as reader:
+            assert [e.aggregate_id for e in await reader.events.aggregate("k-1")] == ["k-1"]
+            with pytest.raises(Forbidden) as forbidden:
+                await reader.events.publish({"type": "a.b", "aggregateId": "k-2"})
+            assert forbidden.value.status == 403
+            assert forbidden.value.code == "FORBIDDEN"
+            revoked = await admin.keys.revoke(created.id)
+            assert revoked.revoked_at is not None
+            with pytest.raises(Unauthorized) as unauthorized:
+                await reader.events.aggregate("k-1")
+            assert unauthorized.value.code == "UNAUTHORIZED"
+
+
+async def test_the_stream_without_a_key_is_refused_with_a_typed_error(
+    secured: LiveServer,
+) -> None:
+    async with AsyncPliers(secured.base_url) as anonymous:
+        stream = anonymous.events.stream(from_position=0)
+        with pytest.raises(Unauthorized):
+            await anext(aiter(stream))
+    async with AsyncPliers(secured.base_url, api_key=ADMIN_KEY) as admin:
+        await admin.events.publish({"type": "a.b", "aggregateId": "s-1"})
+        stream = admin.events.stream(from_position=0)
+        first = await anext(aiter(stream))
+        await stream.aclose()
+        assert first.aggregate_id == "s-1"

@@ -356,6 +356,33 @@ def _declare() -> None:
         errors=(errors.NotificationNotFound, errors.NotificationNotFailed),
     )  # fmt: skip
 
+    cors = (403, "FORBIDDEN")  # a page on an origin the form does not allow (CORS)
+    public = {k: FORM[k] for k in ("id", "name", "description", "fields", "validation", "version")}
+    document(
+        "GET", "/v1/public/forms/{form_id}", id="readPublicForm", tag="public",
+        summary="A public form: what a respondent needs to fill it in",
+        description="No key needed. A private or unknown form is 404 alike.",
+        replies={200: Reply("The form as respondents see it", schemas.PublicForm,
+                            example=public)},
+        errors=(errors.FormNotFound, cors),
+    )  # fmt: skip
+    document(
+        "POST", "/v1/public/forms/{form_id}/submissions", id="submitPublicForm", tag="public",
+        summary="Submit to a public form, without a key (rate limited per client address)",
+        description="`PLIERS_PUBLIC_RATE_LIMIT` submissions per client address; past it, 429 "
+        "with `Retry-After`. Pages on the form's `allowedOrigins` may post from a browser.",
+        body=schemas.PublicSubmission, body_example={"data": SUBMISSION["data"]},
+        parameters=(IDEMPOTENCY_KEY, _path("form_id", "the form's id", pattern=None)),
+        replies={
+            201: Reply("Stored", schemas.Submission, example={**SUBMISSION, "submittedBy": None}),
+            200: Reply("Stored before under the same `Idempotency-Key`", schemas.Submission,
+                       example=SUBMISSION,
+                       headers={"Idempotent-Replayed": {"schema": {"const": "true"}}}),
+        },
+        errors=(errors.FormNotFound, errors.FormArchived, errors.IdempotencyKeyReused,
+                errors.IdempotencyKeyInFlight, errors.RateLimited, cors),
+    )  # fmt: skip
+
     key = {
         "id": "key_3f9c2a",
         "name": "reporting",

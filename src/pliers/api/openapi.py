@@ -352,6 +352,7 @@ TAGS = {
     "forms": "Form definitions, their versions, archiving and CSV export.",
     "submissions": "Answers to a form, checked against its current version.",
     "notifications": "Mail queued for submissions, and retrying what failed.",
+    "public": "Public forms: read and submitted by respondents without a key.",
     "keys": "API keys and their scopes (scope `keys:manage`).",
     "health": "Whether the platform can serve.",
 }

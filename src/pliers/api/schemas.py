@@ -312,6 +312,22 @@ class Form(_Reply):
     updated_at: str = Field(alias="updatedAt", json_schema_extra={"format": "date-time"})
 
 
+class PublicForm(_Reply):
+    """What a respondent needs to fill in a public form; nothing of its owner's settings."""
+
+    id: str
+    name: str
+    description: str | None
+    fields: list[FieldDefinition]
+    validation: list[RuleDefinition]
+    version: int = Field(ge=1)
+
+
+class PublicSubmission(_Doc):
+    data: dict[str, Any] = Field(description="answers by field name, checked against the form")
+    metadata: dict[str, Any] = {}
+
+
 class FormPage(_Reply):
     forms: list[Form]
     has_more: bool = Field(alias="hasMore")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import signal
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -62,3 +66,26 @@ async def test_the_stream_without_a_key_is_refused_with_a_typed_error(
         first = await anext(aiter(stream))
         await stream.aclose()
         assert first.aggregate_id == "s-1"
+
+
+async def test_tail_with_a_key(secured: LiveServer) -> None:
+    """``pliers events tail --key`` follows a server with authentication on; without, it says no."""
+    async with AsyncPliers(secured.base_url, api_key=ADMIN_KEY) as admin:
+        await admin.events.publish({"type": "door.opened", "aggregateId": "d-1"})
+    base = (sys.executable, "-m", "pliers", "events", "tail", "--json", "--url", secured.base_url)
+    refused = await asyncio.create_subprocess_exec(
+        *base, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(refused.communicate(), 60)
+    assert refused.returncode == 1
+    assert "401" in err.decode()
+    tail = await asyncio.create_subprocess_exec(
+        *base, "--from-position", "0", "--key", ADMIN_KEY, stdout=asyncio.subprocess.PIPE
+    )
+    assert tail.stdout is not None
+    try:
+        line = await asyncio.wait_for(tail.stdout.readline(), 60)
+    finally:
+        tail.send_signal(signal.SIGINT)
+        await asyncio.wait_for(tail.communicate(), 30)
+    assert json.loads(line)["aggregateId"] == "d-1"

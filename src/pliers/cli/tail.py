@@ -35,7 +35,11 @@ def render(event: dict[str, Any]) -> str:
 
 
 async def follow(
-    base_url: str, filter_: dict[str, list[str]], from_position: int | None, as_json: bool
+    base_url: str,
+    filter_: dict[str, list[str]],
+    from_position: int | None,
+    as_json: bool,
+    key: str | None = None,
 ) -> None:
     """Print events until interrupted, through drops and restarts of the server."""
 
@@ -49,6 +53,7 @@ async def follow(
 
     stream = EventStream(
         base_url,
+        api_key=key,
         filter=filter_,
         from_position=from_position,
         wait_for_server=False,
@@ -83,6 +88,10 @@ def tail(
     url: Annotated[
         str, typer.Option("--url", help="The server's base URL", envvar="PLIERS_URL")
     ] = "http://127.0.0.1:8000",
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="An API key with events:read", envvar="PLIERS_API_KEY"),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per event and line, as stored")
     ] = False,
@@ -105,7 +114,7 @@ def tail(
     if aggregate_types:
         filter_["aggregateTypes"] = aggregate_types
     try:
-        asyncio.run(follow(url, filter_, from_position, as_json))
+        asyncio.run(follow(url, filter_, from_position, as_json, key))
     except KeyboardInterrupt:
         return
     except StreamError as e:

@@ -89,3 +89,11 @@ async def test_tail_with_a_key(secured: LiveServer) -> None:
         tail.send_signal(signal.SIGINT)
         await asyncio.wait_for(tail.communicate(), 30)
     assert json.loads(line)["aggregateId"] == "d-1"
+
+
+async def test_the_documents_and_the_docs_page_need_no_key(secured: LiveServer) -> None:
+    async with AsyncPliers(secured.base_url) as anonymous:
+        for path in ("/openapi.json", "/asyncapi.json", "/docs", "/docs/assets/swagger-ui.css"):
+            assert (await anonymous.request("GET", path)).status_code == 200, path
+        with pytest.raises(Unauthorized):
+            await anonymous.events.aggregate("x")

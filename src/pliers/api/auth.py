@@ -32,7 +32,15 @@ from pliers.keys.scopes import Scope as KeyScope
 #: and the hosted form page (with its static files), and the API's own documentation (it
 #: describes the API; it holds no data).
 PUBLIC_PATHS = frozenset(
-    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
+    {
+        "/health",
+        "/openapi.json",
+        "/asyncapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/static",
+    }
 )
 PUBLIC_PREFIXES = ("/v1/public/", "/docs/", "/f/", "/static/")
 #: Pages that check the key themselves (the console: its session cookie holds the key; see

@@ -42,6 +42,7 @@ class KeyService:
         #: bumped by every change, so a lookup that raced a revocation is not remembered
         self._generation = 0
         self._watcher: asyncio.Task[None] | None = None
+        self._may_watch = False
 
     # --- the watch (see KeyStore.watch) -------------------------------------------------------
 
@@ -57,9 +58,15 @@ class KeyService:
         self.changed()
 
     async def start(self) -> None:
-        """Learn whether authentication is on, and follow other processes' changes."""
+        """Learn whether authentication is on; follow other processes' changes from the first
+        stored key this process remembers (before that there is nothing to forget, and a process
+        that never sees one, as with the admin key alone, keeps no listening connection)."""
+        self._may_watch = True
         await self.enabled()
-        self._watcher = asyncio.create_task(self._watch(), name="pliers-keys-watch")
+
+    def _follow_changes(self) -> None:
+        if self._may_watch and self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch(), name="pliers-keys-watch")
 
     async def _watch(self) -> None:
         try:
@@ -127,6 +134,7 @@ class KeyService:
             return None
         expires = key.expires_at.timestamp() if key.expires_at is not None else None
         principal = Principal(key.id, frozenset(key.scopes), expires)
+        self._follow_changes()
         if generation == self._generation:
             if len(self._known) >= MAX_REMEMBERED:
                 self._known.clear()

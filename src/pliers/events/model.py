@@ -5,11 +5,8 @@ This module is domain code: it imports no web framework, driver or cache client.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +26,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from pliers.errors import ValidationError
+from pliers import cursor as cursors
+from pliers.storable import storable
 
 #: Lower-case dotted name with at least two segments: ``form.created``.
 TYPE_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$"
@@ -302,23 +300,9 @@ class QueryPageJSON:
 
 def _check_storable(value: Any) -> None:
     """Refuse what no store holds the same way: NUL, unpaired surrogates, NaN and Infinity."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("text must not contain unpaired surrogates") from None
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("numbers must be finite (JSON has no NaN or Infinity)")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_storable(key)
-            _check_storable(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_storable(item)
+    reason = storable(value)
+    if reason is not None:
+        raise ValueError(reason)
 
 
 def format_time(value: datetime) -> str:
@@ -332,19 +316,8 @@ def parse_time(value: str) -> datetime:
 
 
 def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"p:{position}".encode()).decode().rstrip("=")
+    return cursors.encode("p", position)
 
 
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        position = int(value)
-        if kind != "p" or not 0 <= position <= MAX_BIGINT:
-            raise ValueError(cursor)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as e:
-        raise ValidationError(
-            "Query validation failed: cursor is not one this server issued",
-            details=[{"field": "query.cursor", "rule": "cursor", "message": "unknown cursor"}],
-        ) from e
-    return position
+def decode_cursor(value: str) -> int:
+    return cursors.decode("p", value, field="query.cursor")

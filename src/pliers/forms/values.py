@@ -11,6 +11,10 @@ from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
+# re-exported: form values are checked with the same rule as events
+from pliers.storable import storable as storable
+from pliers.storable import storable_text as storable_text
+
 MAX_EMAIL = 254
 MAX_URL = 2048
 
@@ -101,42 +105,6 @@ def parse_datetime(value: str) -> datetime | None:
         return datetime.fromisoformat(f"{day}T{clock}.{micro}{offset}")
     except ValueError:  # no such day, such as 2026-02-30
         return None
-
-
-def storable(value: Any) -> str | None:
-    """Why ``value`` (a decoded JSON document) cannot be stored, or ``None`` when it can.
-
-    Neither store holds NUL characters or unpaired surrogates in text, nor non-finite numbers.
-    """
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            reason = storable_text(item)
-            if reason is not None:
-                return reason
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return "numbers must be finite"
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return None
-
-
-def storable_text(text: str) -> str | None:
-    """:func:`storable` for a value known to be text."""
-    if "\x00" in text:
-        return "text contains a NUL character"
-    if text.isascii():  # known without a scan; ASCII has no surrogates
-        return None
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "text contains an unpaired surrogate"
-    return None
 
 
 def printable(text: str) -> str:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from pliers.errors import (
     DuplicateEvent,
+    IdempotencyKeyInFlight,
     PliersError,
     SequenceConflict,
     ServiceUnavailable,
@@ -23,27 +24,36 @@ def unavailable(e: sqlite3.OperationalError) -> ServiceUnavailable | None:
     return None
 
 
+def _unique(message: str) -> PliersError | None:
+    """The Pliers error a broken unique constraint stands for, by the columns SQLite names."""
+    if "events.aggregate_id, events.sequence_number" in message:
+        return SequenceConflict(
+            "sequence conflict: two events of the request claim the same sequence number"
+        )
+    if "events.id" in message:
+        return DuplicateEvent("an event id in the request is already stored")
+    if "submissions.idempotency_key" in message:
+        return IdempotencyKeyInFlight()
+    return None
+
+
 @asynccontextmanager
-async def translated() -> AsyncIterator[None]:
+async def translated(what: str = "Event", field: str = "event") -> AsyncIterator[None]:
+    """Re-raise SQLite's errors as Pliers errors; text it cannot encode is ``what``'s fault."""
     try:
         yield
     except PliersError:
         raise
     except UnicodeEncodeError as e:
         raise ValidationError(
-            "Event validation failed: text contains characters the store cannot hold "
-            "(an unpaired surrogate)",
-            details=[{"field": "event", "rule": "text", "message": str(e)}],
+            f"{what} validation failed: text contains an unpaired surrogate",
+            details=[{"field": field, "rule": "text", "message": str(e)}],
         ) from e
     except sqlite3.IntegrityError as e:
-        text = str(e)
-        if "events.aggregate_id, events.sequence_number" in text:
-            raise SequenceConflict(
-                "sequence conflict: two events of the request claim the same sequence number"
-            ) from e
-        if "events.id" in text:
-            raise DuplicateEvent("an event id in the request is already stored") from e
-        raise
+        mapped = _unique(str(e))
+        if mapped is None:
+            raise
+        raise mapped from e
     except sqlite3.OperationalError as e:
         outage = unavailable(e)
         if outage is None:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import aiosqlite
 
-from pliers.errors import IdempotencyKeyInFlight, PliersError, ValidationError
 from pliers.events.model import format_time, parse_time
 from pliers.events.store import Transaction
 from pliers.forms.records import FormRecord, FormStatus, SubmissionRecord
-from pliers.storage.sqlite.errors import unavailable
+from pliers.storage.sqlite.errors import translated
 from pliers.storage.sqlite.events import SqliteEventStore
 
 _FORM = (
@@ -42,26 +41,8 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except PliersError:
-        raise
-    except UnicodeEncodeError as e:
-        raise ValidationError(
-            "Submission validation failed: text contains an unpaired surrogate",
-            details=[{"field": "body", "rule": "text", "message": str(e)}],
-        ) from e
-    except sqlite3.IntegrityError as e:
-        if "submissions.idempotency_key" in str(e):
-            raise IdempotencyKeyInFlight() from e
-        raise
-    except sqlite3.OperationalError as e:
-        outage = unavailable(e)
-        if outage is None:
-            raise
-        raise outage from e
+def _translated() -> AbstractAsyncContextManager[None]:
+    return translated("Submission", "body")
 
 
 def _form(row: Sequence[Any]) -> FormRecord:

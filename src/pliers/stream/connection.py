@@ -45,7 +45,7 @@ class Connection:
         #: set when the client fell too far behind; the connection is then closed with 1008
         self.overflowed = asyncio.Event()
 
-    # -- the send buffer (the hub's Outbox) ---------------------------------------------------
+    # -- the send buffer (the hub's SendBuffer) -----------------------------------------------
 
     def push(self, message: str) -> bool:
         if self.overflowed.is_set():

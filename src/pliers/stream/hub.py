@@ -22,6 +22,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import stamina
+
 from pliers.broker import Broker
 from pliers.errors import BrokerUnavailable
 from pliers.events.model import EventQuery, StoredEvent
@@ -38,7 +40,7 @@ MAX_BACKOFF = 5.0
 CLOSE_TIMEOUT = 5.0
 
 
-class Outbox(Protocol):
+class SendBuffer(Protocol):
     """Where a subscription's messages go: the connection's bounded send buffer."""
 
     def push(self, message: str) -> bool:
@@ -54,7 +56,7 @@ class Outbox(Protocol):
 class Subscription:
     id: str
     filter: StreamFilter
-    outbox: Outbox
+    buffer: SendBuffer
     #: every matching event up to this position has been queued
     last: int = 0
     live: bool = False
@@ -62,7 +64,7 @@ class Subscription:
     _catch_up: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def deliver(self, event: StoredEvent, event_json: str) -> bool:
-        if not self.outbox.push(event_message(self.id, event_json)):
+        if not self.buffer.push(event_message(self.id, event_json)):
             self.closed = True
         return not self.closed
 
@@ -163,22 +165,33 @@ class Hub:
 
     async def _listen(self) -> None:
         """Hear other processes' commits; reconnect with backoff, then catch up from the store."""
-        backoff = 0.1
         down = False
         while not self._closing:
-            try:
-                listener = await self.broker.listen()
-            except BrokerUnavailable as e:
-                if not down:
-                    log.warning("broker unavailable, polling the store meanwhile: %s", e.message)
-                    down = True
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
+            listener = None
+            async for attempt in stamina.retry_context(
+                on=BrokerUnavailable,
+                attempts=None,
+                timeout=None,
+                wait_initial=0.1,
+                wait_max=MAX_BACKOFF,
+                wait_jitter=0.1,
+            ):
+                with attempt:
+                    if self._closing:
+                        return
+                    try:
+                        listener = await self.broker.listen()
+                    except BrokerUnavailable as e:
+                        if not down:
+                            log.warning(
+                                "broker unavailable, polling the store meanwhile: %s", e.message
+                            )
+                            down = True
+                        raise
+            assert listener is not None  # the retries end only with a listener, or by returning
             if down:
                 log.info("broker reachable again: live fan-out resumed")
                 down = False
-            backoff = 0.1
             self.notify(None)  # whatever was committed while we were not listening
             try:
                 async for position in listener:
@@ -275,7 +288,7 @@ class Hub:
             if target is None or sub.last >= target:
                 sub.live = True  # no await between the check and this: the tailer cannot interleave
                 return
-            await sub.outbox.room(page_size)
+            await sub.buffer.room(page_size)
             try:
                 page = await self.store.query(sub.filter.query(sub.last, page_size))
             except Exception:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
+import stamina
 
 from pliers.events.store import Transaction
 from pliers.notifications.outbox import NewNotification, Notification, Status
@@ -97,18 +98,29 @@ class PostgresOutboxStore:
         """
         if self.store.url is None:
             return  # a store built on a pool alone: the dispatcher's poll finds the mail
-        delay = 1.0
+        url = self.store.url
         while True:
-            try:
-                await self._listen(self.store.url, wake)
-            except Exception as e:  # whatever it was, the poll goes on and this tries again
-                log.warning("cannot listen for queued mail (%s); trying again in %.0f s", e, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
-            else:
-                log.warning("lost the connection listening for queued mail; listening again")
-                delay = 1.0
-                await asyncio.sleep(delay)
+            # whatever failed, the poll goes on and this tries again
+            async for attempt in stamina.retry_context(
+                on=Exception,
+                attempts=None,
+                timeout=None,
+                wait_initial=1.0,
+                wait_max=MAX_BACKOFF,
+                wait_jitter=0.5,
+            ):
+                with attempt:
+                    try:
+                        await self._listen(url, wake)
+                    except Exception as e:
+                        log.warning(
+                            "cannot listen for queued mail (%s); trying again in %.0f s",
+                            e,
+                            attempt.next_wait,
+                        )
+                        raise
+            log.warning("lost the connection listening for queued mail; listening again")
+            await asyncio.sleep(1.0)
 
     @staticmethod
     async def _listen(url: str, wake: Callable[[], None]) -> None:

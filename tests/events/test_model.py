@@ -9,7 +9,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from pliers.errors import DuplicateEvent, SequenceConflict, ValidationError
 from pliers.events.model import EventQuery, NewEvent, decode_cursor, encode_cursor
-from pliers.events.sequencing import Accepted, AppendPlanner, Duplicate, Inspection, StoredRef
+from pliers.events.sequencing import AppendPlanner, Duplicate, Inspection, StoredRef, ToInsert
 
 
 def event(aggregate: str = "a", **fields: object) -> NewEvent:
@@ -36,7 +36,7 @@ def test_aggregate_type_defaults_to_first_segment() -> None:
 
 def test_planner_assigns_an_id_only_when_absent() -> None:
     plan = AppendPlanner(Inspection()).plan([event(id="given"), event()])
-    assert isinstance(plan, Accepted)
+    assert isinstance(plan, ToInsert)
     assert plan.rows[0].id == "given"
     assert len(plan.rows[1].id) == 36
 
@@ -51,7 +51,7 @@ def test_fingerprint_ignores_expected_version_but_not_content() -> None:
 
 def sequences(planner: AppendPlanner, events: list[NewEvent]) -> list[int]:
     plan = planner.plan(events)
-    assert isinstance(plan, Accepted)
+    assert isinstance(plan, ToInsert)
     return [row.sequence_number for row in plan.rows]
 
 

@@ -50,7 +50,9 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
-class Accepted:
+class ToInsert:
+    """The rows a request adds: none of its events is stored yet."""
+
     rows: list[Row]
 
 
@@ -129,7 +131,7 @@ class AppendPlanner:
         self._used = set(inspection.used)
         self._pending: dict[str, str] = {}  # id -> fingerprint, accepted earlier in this group
 
-    def plan(self, events: Sequence[NewEvent]) -> Accepted | Duplicate:
+    def plan(self, events: Sequence[NewEvent]) -> ToInsert | Duplicate:
         """Decide one request; raises :class:`SequenceConflict` or :class:`DuplicateEvent`."""
         fingerprints = [e.fingerprint() for e in events]
         known = [e.id for e in events if e.id in self._stored or e.id in self._pending]
@@ -172,7 +174,7 @@ class AppendPlanner:
         self._heads = heads
         self._used |= claimed
         self._pending.update((r.id, r.fingerprint) for r in rows)
-        return Accepted(rows)
+        return ToInsert(rows)
 
     def _duplicate(
         self, events: Sequence[NewEvent], fingerprints: list[str], known: Sequence[str | None]

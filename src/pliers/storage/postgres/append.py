@@ -14,12 +14,12 @@ from asyncpg.pool import PoolConnectionProxy
 from pliers.errors import PliersError
 from pliers.events.model import AppendResult, NewEvent
 from pliers.events.sequencing import (
-    Accepted,
     AppendPlanner,
     Duplicate,
     Inspection,
     Row,
     StoredRef,
+    ToInsert,
     lookups,
     starts_new_aggregates,
     take_group,
@@ -60,7 +60,7 @@ RETURNING id, position, recorded_at
 """
 
 #: Per request: its results, or the error that refused it.
-Outcome = list[AppendResult] | PliersError
+Appended = list[AppendResult] | PliersError
 
 
 _INSERT_IF_UNCHANGED = (
@@ -112,7 +112,7 @@ def _columns(rows: list[Row]) -> list[list[Any]]:
     return columns
 
 
-Plan = Accepted | Duplicate | PliersError
+Plan = ToInsert | Duplicate | PliersError
 Inserted = dict[str, tuple[int, Any]]
 
 
@@ -128,10 +128,10 @@ def _plan(inspection: Inspection, requests: Sequence[Sequence[NewEvent]]) -> lis
 
 
 def _rows(plans: list[Plan]) -> list[Row]:
-    return [row for plan in plans if isinstance(plan, Accepted) for row in plan.rows]
+    return [row for plan in plans if isinstance(plan, ToInsert) for row in plan.rows]
 
 
-async def append_locked(conn: Conn, requests: Sequence[Sequence[NewEvent]]) -> list[Outcome]:
+async def append_locked(conn: Conn, requests: Sequence[Sequence[NewEvent]]) -> list[Appended]:
     """Plan and insert ``requests`` on ``conn``, inside a transaction that holds :data:`LOCK`."""
     inspection, _ = await _inspect(conn, requests)
     plans = _plan(inspection, requests)
@@ -142,7 +142,7 @@ async def append_locked(conn: Conn, requests: Sequence[Sequence[NewEvent]]) -> l
 
 async def append_optimistic(
     conn: Conn, requests: Sequence[Sequence[NewEvent]]
-) -> list[Outcome] | None:
+) -> list[Appended] | None:
     """Plan from a plain read, then insert in one statement if the plan still holds.
 
     The insert takes :data:`LOCK` and checks that none of the planned aggregates gained an event,
@@ -168,7 +168,7 @@ async def append_optimistic(
     return _outcomes(plans, {r[0]: (r[1], r[2]) for r in inserted})
 
 
-async def append_in_transaction(conn: Conn, events: Sequence[NewEvent]) -> Outcome:
+async def append_in_transaction(conn: Conn, events: Sequence[NewEvent]) -> Appended:
     """Append ``events`` in the open transaction of ``conn``; an insert holds :data:`LOCK`."""
     outcomes = await append_optimistic(conn, [events])
     if outcomes is None:
@@ -178,10 +178,10 @@ async def append_in_transaction(conn: Conn, events: Sequence[NewEvent]) -> Outco
     return outcome
 
 
-def _outcomes(plans: list[Plan], stored: Inserted) -> list[Outcome]:
-    outcomes: list[Outcome] = []
+def _outcomes(plans: list[Plan], stored: Inserted) -> list[Appended]:
+    outcomes: list[Appended] = []
     for plan in plans:
-        if isinstance(plan, Accepted):
+        if isinstance(plan, ToInsert):
             outcomes.append(
                 [AppendResult(r.id, r.sequence_number, *stored[r.id]) for r in plan.rows]
             )

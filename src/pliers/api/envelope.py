@@ -17,16 +17,22 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pliers.errors import PliersError
+from pliers.errors import (
+    InvalidJSON,
+    NotFound,
+    PayloadTooLarge,
+    PliersError,
+    UnsupportedMediaType,
+)
 
 log = logging.getLogger("pliers.api")
 
 _HTTP_CODES = {
-    400: "INVALID_JSON",
-    404: "NOT_FOUND",
+    400: InvalidJSON.code,
+    404: NotFound.code,
     405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
+    413: PayloadTooLarge.code,
+    415: UnsupportedMediaType.code,
 }
 
 
@@ -79,7 +85,9 @@ async def _request_validation(request: Request, exc: Exception) -> Response:
     if any(e.get("type") == "json_invalid" for e in errors):
         reason = next(e for e in errors if e.get("type") == "json_invalid")
         context = reason.get("ctx", {}).get("error", "malformed JSON")
-        return failure(400, "INVALID_JSON", f"request body is not valid JSON: {context}")
+        return failure(
+            InvalidJSON.status_code, InvalidJSON.code, f"request body is not valid JSON: {context}"
+        )
     details = validation_details(errors)
     fields = ", ".join(dict.fromkeys(d["field"] for d in details))
     return failure(400, "VALIDATION_ERROR", f"Request validation failed: {fields}", details)

@@ -1,4 +1,4 @@
-"""Messages of ``WS /v1/events/stream`` (see SPEC "Live stream").
+"""Messages of ``WS /v1/events/stream`` (README, "Live events").
 
 Client messages are parsed into the models below; every problem becomes a :class:`StreamError`
 that the connection sends as ``{"type": "error", "code", "message"}`` and then carries on.
@@ -13,6 +13,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 
+from pliers.errors import InvalidJSON
 from pliers.events.model import (
     MAX_BIGINT,
     AggregateId,
@@ -102,7 +103,7 @@ def parse(text: str) -> ClientMessage:
     try:
         raw = json.loads(text)
     except ValueError as e:
-        raise StreamError("INVALID_JSON", f"message is not valid JSON: {e}") from None
+        raise StreamError(InvalidJSON.code, f"message is not valid JSON: {e}") from None
     if not isinstance(raw, dict):
         raise StreamError("INVALID_MESSAGE", "a message is a JSON object with a type")
     kind = raw.get("type")

@@ -1,4 +1,4 @@
-"""``WS /v1/events/stream``: the live stream of stored events (see SPEC "Live stream")."""
+"""``WS /v1/events/stream``: the live stream of stored events (README, "Live events")."""
 
 from __future__ import annotations
 

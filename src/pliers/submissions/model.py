@@ -25,8 +25,8 @@ class NewSubmission(BaseModel):
 
 
 class Written(NamedTuple):
-    """A written submission and its form, both as the API returns them (SPEC "Forms",
-    "Submissions"), with the mail the form's definition asks for, as it was checked."""
+    """A written submission and its form, both as the API returns them, with the mail the form's
+    definition asks for, as it was checked."""
 
     form: dict[str, Any]
     submission: dict[str, Any]

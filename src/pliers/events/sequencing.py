@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
 
 from pliers.errors import DuplicateEvent, SequenceConflict
 from pliers.events.model import MAX_BIGINT, NewEvent
@@ -98,30 +97,24 @@ def starts_new_aggregates(requests: Iterable[Sequence[NewEvent]]) -> bool:
     return True
 
 
-Queued = TypeVar("Queued", bound=tuple[Sequence[NewEvent], Any])
-
-
-def take_group(queue: list[Queued], max_events: int) -> tuple[list[Queued], list[Queued]]:
-    """Split queued ``(events, ...)`` requests into a group of up to ``max_events`` and the rest.
+def next_group(queued: Sequence[Sequence[NewEvent]], max_events: int) -> list[int]:
+    """The queued requests (by index) that form the next group: up to ``max_events`` events, in
+    order (a :data:`pliers.group_commit.Pick`).
 
     A request repeating an id of an earlier request in the group (a client retrying quickly)
     waits for the next group, where it meets the stored event and is answered as a duplicate.
     """
-    group: list[Queued] = []
-    rest: list[Queued] = []
+    group: list[int] = []
     ids: set[str] = set()
     size = 0
-    for request in queue:
-        events = request[0]
+    for i, events in enumerate(queued):
         request_ids = {e.id for e in events if e.id is not None}
         fits = not group or size + len(events) <= max_events
         if fits and not (request_ids & ids):
-            group.append(request)
+            group.append(i)
             size += len(events)
             ids |= request_ids
-        else:
-            rest.append(request)
-    return group, rest
+    return group
 
 
 class AppendPlanner:

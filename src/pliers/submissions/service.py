@@ -24,7 +24,6 @@ again: the second pass finds the stored submission.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -48,6 +47,7 @@ from pliers.forms import validation
 from pliers.forms.records import FormRecord, FormRecords, SubmissionRecord, decode_cursor, page
 from pliers.forms.service import FormService, check_id, is_id
 from pliers.forms.values import storable
+from pliers.group_commit import GroupCommit
 from pliers.submissions.export import csv_chunks, field_columns
 from pliers.submissions.model import NewSubmission, Written
 
@@ -90,8 +90,9 @@ class SubmissionService:
         self.forms = forms
         #: the runtime's own list, so hooks registered later are called too
         self.hooks = hooks
-        self._queue: list[tuple[Submitted, asyncio.Future[Accepted]]] = []
-        self._writers: set[asyncio.Task[None]] = set()
+        self._groups: GroupCommit[Submitted, Accepted] = GroupCommit(
+            self._write_group, _next_group, writers=WRITERS
+        )
         #: the request context of each queued submission (by id of its NewSubmission)
         self._contexts: dict[int, RequestContext | None] = {}
 
@@ -102,45 +103,13 @@ class SubmissionService:
         _check_storable(request)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
-        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._queue.append(((request, idempotency_key), future))
         # a writer task runs in the context of the request that started it, not of each request
         # it writes: remember whose request this is, for its event
         self._contexts[id(request)] = current.get()
-        future.add_done_callback(lambda _: self._contexts.pop(id(request), None))
-        if len(self._writers) < WRITERS:
-            writer = asyncio.create_task(self._write_queued())
-            self._writers.add(writer)
-            writer.add_done_callback(self._writers.discard)
-        return await future
-
-    def _next_group(self) -> list[tuple[Submitted, asyncio.Future[Accepted]]]:
-        """Up to MAX_GROUP queued requests in order, each idempotency key (per form) once."""
-        group: list[tuple[Submitted, asyncio.Future[Accepted]]] = []
-        rest: list[tuple[Submitted, asyncio.Future[Accepted]]] = []
-        keys: set[tuple[str, str]] = set()
-        for queued in self._queue:
-            (request, key), _ = queued
-            if len(group) == MAX_GROUP or (key is not None and (request.form_id, key) in keys):
-                rest.append(queued)
-                continue
-            group.append(queued)
-            if key is not None:
-                keys.add((request.form_id, key))
-        self._queue = rest
-        return group
-
-    async def _write_queued(self) -> None:
-        while self._queue:
-            group = self._next_group()
-            outcomes = await self._write_group([request for request, _ in group])
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                if future.done():
-                    continue  # the caller went away; what it sent is stored all the same
-                if isinstance(outcome, Exception):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+        try:
+            return await self._groups.submit((request, idempotency_key))
+        finally:
+            self._contexts.pop(id(request), None)
 
     async def _write_group(self, requests: list[Submitted]) -> list[Outcome]:
         try:
@@ -257,6 +226,21 @@ class SubmissionService:
                 return
             yield found
             after = found[-1].seq
+
+
+def _next_group(queued: Sequence[Submitted]) -> list[int]:
+    """Up to MAX_GROUP queued requests in order, each idempotency key (per form) once."""
+    group: list[int] = []
+    keys: set[tuple[str, str]] = set()
+    for i, (request, key) in enumerate(queued):
+        if len(group) == MAX_GROUP:
+            break
+        if key is not None:
+            if (request.form_id, key) in keys:
+                continue
+            keys.add((request.form_id, key))
+        group.append(i)
+    return group
 
 
 def _record(form: FormRecord, request: NewSubmission, key: str | None) -> SubmissionRecord:

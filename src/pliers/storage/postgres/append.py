@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -21,9 +20,10 @@ from pliers.events.sequencing import (
     StoredRef,
     ToInsert,
     lookups,
+    next_group,
     starts_new_aggregates,
-    take_group,
 )
+from pliers.group_commit import GroupCommit
 from pliers.storage.postgres.errors import translated
 
 #: A connection, whether acquired from a pool or opened on its own.
@@ -197,12 +197,12 @@ def _outcomes(plans: list[Plan], stored: Inserted) -> list[Appended]:
     return outcomes
 
 
-class GroupCommit:
-    """Appends from concurrent callers share one lock and one commit.
+class AppendGroups:
+    """Appends from concurrent callers share one lock and one commit (a :class:`GroupCommit`).
 
     Appends are serialised by the table lock anyway (that is what keeps positions in commit
     order), so taking turns would pay one WAL flush per request. Instead callers queue their
-    request and one flusher writes everything queued in a single transaction: lock, one inspection
+    request and one writer stores everything queued in a single transaction: lock, one inspection
     query, one insert, commit. Each request still succeeds or fails on its own.
     """
 
@@ -210,44 +210,25 @@ class GroupCommit:
 
     def __init__(self, connection: Callable[[], AbstractAsyncContextManager[Conn]]) -> None:
         self._connection = connection
-        self._queue: list[tuple[Sequence[NewEvent], asyncio.Future[list[AppendResult]]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._groups: GroupCommit[Sequence[NewEvent], list[AppendResult]] = GroupCommit(
+            self._write, self._next_group
+        )
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        future: asyncio.Future[list[AppendResult]] = asyncio.get_running_loop().create_future()
-        self._queue.append((events, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return await self._groups.submit(events)
 
-    def _next_group(self) -> list[tuple[Sequence[NewEvent], asyncio.Future[list[AppendResult]]]]:
-        group, self._queue = take_group(self._queue, self.MAX_EVENTS)
-        return group
+    def _next_group(self, queued: Sequence[Sequence[NewEvent]]) -> list[int]:
+        return next_group(queued, self.MAX_EVENTS)
 
-    async def _flush(self) -> None:
-        while self._queue:
-            group = self._next_group()
-            requests = [events for events, _ in group]
-            try:
-                async with self._connection() as conn, translated():
-                    outcomes = await append_optimistic(conn, requests)
-                    if outcomes is None:
-                        await conn.execute(f"BEGIN; {LOCK}")
-                        try:
-                            outcomes = await append_locked(conn, requests)
-                            await conn.execute("COMMIT")
-                        except BaseException:
-                            await conn.execute("ROLLBACK")
-                            raise
-            except Exception as e:  # the whole group failed: every caller learns why
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(e)
-                continue
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                if future.done():
-                    continue  # the caller went away; what it sent is stored all the same
-                if isinstance(outcome, PliersError):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+    async def _write(self, requests: list[Sequence[NewEvent]]) -> list[Appended]:
+        async with self._connection() as conn, translated():
+            outcomes = await append_optimistic(conn, requests)
+            if outcomes is None:
+                await conn.execute(f"BEGIN; {LOCK}")
+                try:
+                    outcomes = await append_locked(conn, requests)
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+        return outcomes

@@ -28,7 +28,7 @@ from pliers.events.model import (
     StoredEvent,
 )
 from pliers.storage import migrations
-from pliers.storage.postgres.append import Conn, GroupCommit, append_in_transaction
+from pliers.storage.postgres.append import AppendGroups, Conn, append_in_transaction
 from pliers.storage.postgres.errors import UNAVAILABLE, translated
 
 _COLUMNS = (
@@ -211,7 +211,7 @@ class PostgresEventStore:
         self.url = url
         #: seconds one use of a pooled connection may last, its acquisition included
         self.timeout = timeout
-        self._group = GroupCommit(self.connection)
+        self._group = AppendGroups(self.connection)
 
     @classmethod
     async def connect(

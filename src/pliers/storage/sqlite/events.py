@@ -33,15 +33,16 @@ from pliers.events.model import (
     parse_time,
 )
 from pliers.events.sequencing import (
-    Accepted,
     AppendPlanner,
     Duplicate,
     Inspection,
     Row,
     StoredRef,
+    ToInsert,
     lookups,
-    take_group,
+    next_group,
 )
+from pliers.group_commit import GroupCommit
 from pliers.storage import migrations
 from pliers.storage.sqlite.errors import translated
 
@@ -56,7 +57,7 @@ _INSERT = (
 #: rows per INSERT statement: 13 variables each, within SQLite's default limit of 32,766
 _ROWS_PER_INSERT = 1000
 #: Per request: its results, or the error that refused it.
-Outcome = list[AppendResult] | PliersError
+Appended = list[AppendResult] | PliersError
 
 
 #: An event in its wire form, built by SQLite (see StoredEvent.to_wire).
@@ -216,21 +217,21 @@ async def _insert(conn: aiosqlite.Connection, rows: list[Row], now: datetime) ->
 
 async def _append_group(
     conn: aiosqlite.Connection, requests: Sequence[Sequence[NewEvent]]
-) -> list[Outcome]:
+) -> list[Appended]:
     """Plan and insert ``requests`` inside an open write transaction on ``conn``."""
     planner = AppendPlanner(await _inspect(conn, requests))
-    plans: list[Accepted | Duplicate | PliersError] = []
+    plans: list[ToInsert | Duplicate | PliersError] = []
     for events in requests:
         try:
             plans.append(planner.plan(events))
         except PliersError as e:
             plans.append(e)
     now = datetime.now(UTC)
-    rows = [row for plan in plans if isinstance(plan, Accepted) for row in plan.rows]
+    rows = [row for plan in plans if isinstance(plan, ToInsert) for row in plan.rows]
     positions = await _insert(conn, rows, now) if rows else {}
-    outcomes: list[Outcome] = []
+    outcomes: list[Appended] = []
     for plan in plans:
-        if isinstance(plan, Accepted):
+        if isinstance(plan, ToInsert):
             outcomes.append(
                 [AppendResult(r.id, r.sequence_number, positions[r.id], now) for r in plan.rows]
             )
@@ -254,14 +255,14 @@ async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> lis
     return outcome
 
 
-class GroupCommit:
+class AppendGroups:
     """Appends from concurrent callers share one write transaction and one commit.
 
     SQLite has one writer at a time, so appends take turns anyway; taking them one request at a
     time paid a transaction, and a round trip to the connection's thread for every statement,
-    per request. Callers queue their request instead, and one flusher writes everything queued
-    in a single transaction: one inspection, one insert, one commit. Each request still succeeds
-    or fails on its own.
+    per request. Callers queue their request instead (a :class:`GroupCommit`), and one writer
+    stores everything queued in a single transaction: one inspection, one insert, one commit.
+    Each request still succeeds or fails on its own.
     """
 
     MAX_EVENTS = 2000
@@ -269,40 +270,26 @@ class GroupCommit:
     def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
         self._conn = conn
         self._lock = lock
-        self._queue: list[tuple[Sequence[NewEvent], asyncio.Future[list[AppendResult]]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._groups: GroupCommit[Sequence[NewEvent], list[AppendResult]] = GroupCommit(
+            self._write, self._next_group
+        )
 
     async def append(self, events: Sequence[NewEvent]) -> list[AppendResult]:
-        future: asyncio.Future[list[AppendResult]] = asyncio.get_running_loop().create_future()
-        self._queue.append((events, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return await self._groups.submit(events)
 
-    async def _flush(self) -> None:
-        while self._queue:
-            group, self._queue = take_group(self._queue, self.MAX_EVENTS)
+    def _next_group(self, queued: Sequence[Sequence[NewEvent]]) -> list[int]:
+        return next_group(queued, self.MAX_EVENTS)
+
+    async def _write(self, requests: list[Sequence[NewEvent]]) -> list[Appended]:
+        async with translated(), self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
             try:
-                async with translated(), self._lock:
-                    await self._conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        outcomes = await _append_group(self._conn, [e for e, _ in group])
-                    except BaseException:
-                        await self._conn.execute("ROLLBACK")
-                        raise
-                    await self._conn.execute("COMMIT")
-            except Exception as e:  # the whole group failed: every caller learns why
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(e)
-                continue
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                if future.done():
-                    continue  # the caller went away; what it sent is stored all the same
-                if isinstance(outcome, PliersError):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+                outcomes = await _append_group(self._conn, requests)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+        return outcomes
 
 
 class SqliteTransaction:
@@ -334,7 +321,7 @@ class SqliteEventStore:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
-        self._group = GroupCommit(writer, self._write_lock)
+        self._group = AppendGroups(writer, self._write_lock)
 
     @classmethod
     async def connect(cls, path: Path | str, *, migrate: bool = True) -> SqliteEventStore:

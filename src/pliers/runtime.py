@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from pliers.broker import Broker, open_broker
-from pliers.cache import Cache, open_cache
+from pliers.broker import Broker
+from pliers.cache import Cache
 from pliers.events.service import EventService
 from pliers.events.store import EventStore
 from pliers.keys import KeyService
@@ -28,6 +28,30 @@ from pliers.stream.quota import StreamQuota
 if TYPE_CHECKING:
     from pliers.forms.service import FormService
     from pliers.submissions.service import SubmissionHook, SubmissionService
+
+
+def open_cache(redis_url: str | None, *, timeout: float | None = None) -> Cache:
+    """Redis when ``redis_url`` is set (each call bounded by ``timeout`` seconds), otherwise a
+    cache in this process's memory."""
+    if redis_url:
+        from pliers.cache.redis import DEFAULT_TIMEOUT, RedisCache
+
+        return RedisCache.from_url(redis_url, timeout=timeout or DEFAULT_TIMEOUT)
+    from pliers.cache.memory import MemoryCache
+
+    return MemoryCache()
+
+
+def open_broker(redis_url: str | None) -> Broker:
+    """Redis pub/sub when ``redis_url`` is set, otherwise in-process only."""
+    if redis_url:
+        from pliers.broker.redis import RedisBroker
+
+        return RedisBroker.from_url(redis_url)
+    from pliers.broker.memory import MemoryBroker
+
+    return MemoryBroker()
+
 
 #: A named health check: returns details, raises when the dependency is down.
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]

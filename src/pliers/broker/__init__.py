@@ -39,15 +39,4 @@ class Broker(Protocol):
     async def close(self) -> None: ...
 
 
-def open_broker(redis_url: str | None) -> Broker:
-    """Redis pub/sub when ``redis_url`` is set, otherwise in-process only."""
-    if redis_url:
-        from pliers.broker.redis import RedisBroker
-
-        return RedisBroker.from_url(redis_url)
-    from pliers.broker.memory import MemoryBroker
-
-    return MemoryBroker()
-
-
-__all__ = ["CHANNEL", "Broker", "Listener", "open_broker"]
+__all__ = ["CHANNEL", "Broker", "Listener"]

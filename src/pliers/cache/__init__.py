@@ -117,16 +117,4 @@ async def invalidate(cache: Cache, *keys: str, prefix: str | None = None) -> Non
         _outage.failed(e)
 
 
-def open_cache(redis_url: str | None, *, timeout: float | None = None) -> Cache:
-    """Redis when ``redis_url`` is set (each call bounded by ``timeout`` seconds), otherwise a
-    cache in this process's memory."""
-    if redis_url:
-        from pliers.cache.redis import DEFAULT_TIMEOUT, RedisCache
-
-        return RedisCache.from_url(redis_url, timeout=timeout or DEFAULT_TIMEOUT)
-    from pliers.cache.memory import MemoryCache
-
-    return MemoryCache()
-
-
-__all__ = ["NAMESPACE", "Cache", "cached", "invalidate", "open_cache"]
+__all__ = ["NAMESPACE", "Cache", "cached", "invalidate"]

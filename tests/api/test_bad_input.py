@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -267,7 +268,7 @@ async def test_oversized_body_is_413(client: httpx.AsyncClient, store: EventStor
 async def test_oversized_body_without_length_is_413(
     client: httpx.AsyncClient, store: EventStore
 ) -> None:
-    async def chunks():  # streamed, so no Content-Length header
+    async def chunks() -> AsyncIterator[bytes]:  # streamed, so no Content-Length header
         for _ in range(20):
             yield b"x" * 65536
 

@@ -21,7 +21,8 @@ from pliers.api.app import create_app
 from pliers.errors import Conflict, ValidationError
 from pliers.events.store import Transaction
 from pliers.runtime import Runtime
-from pliers.submissions.service import SubmissionService, Written
+from pliers.submissions.model import Written
+from pliers.submissions.service import SubmissionService
 from pliers.testing import client_for, running_runtime
 from pliers.testing.factories import FormBuilder
 
@@ -601,11 +602,12 @@ async def test_a_different_submission_under_a_used_key_is_409(
 ) -> None:
     form = await create_form(client, FormBuilder().with_text_field("a").build())
     first = await submit_once(client, form["id"], {"a": "x"}, "key-1")
-    for changed in (
+    changes: tuple[dict[str, Any], ...] = (
         {"data": {"a": "y"}},
         {"data": {"a": "x"}, "submittedBy": "someone else"},
         {"data": {"a": "x"}, "metadata": {"source": "kiosk"}},
-    ):
+    )
+    for changed in changes:
         data = changed.pop("data")
         response = await submit_once(client, form["id"], data, "key-1", **changed)
         assert response.status_code == 409, response.text

@@ -45,7 +45,7 @@ def test_seed_registration_form_is_accepted() -> None:
 def test_every_field_type_is_accepted() -> None:
     builder = FormBuilder().with_name("All types")
     for kind in FIELD_TYPES:
-        options = {"options": ["a", {"value": "b", "label": "B"}]}
+        options: dict[str, Any] = {"options": ["a", {"value": "b", "label": "B"}]}
         extra = options if kind in ("select", "multiselect", "radio") else {}
         builder.with_field(f"f_{kind}", kind, **extra)
     builder.with_field("boxes", "checkbox", options=["x", "y"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +16,11 @@ from pliers.notifications import ConsoleMailer, EmailService
 from pliers.notifications.sendgrid import retry_after_seconds
 from pliers.testing import MockEmailProvider
 
-EMAIL = {"to": "test@example.com", "subject": "Test Email", "body": "This is a test email"}
+EMAIL: dict[str, Any] = {
+    "to": "test@example.com",
+    "subject": "Test Email",
+    "body": "This is a test email",
+}
 
 
 async def test_success_returns_header_message_id_and_sends_sendgrid_json(

@@ -11,13 +11,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
 from pliers.runtime import Runtime
+from pliers.storage.postgres.events import PostgresEventStore
 from pliers.storage.postgres.outbox import CHANNEL, PostgresOutboxStore
 from pliers.testing import MockEmailProvider, running_runtime
 
@@ -159,7 +160,7 @@ async def test_listening_is_tried_again_while_the_database_cannot_be_reached(
     unreachable = SimpleNamespace(url="postgresql://postgres@127.0.0.1:1/pliers")
     woke: list[None] = []
     watching = asyncio.create_task(
-        PostgresOutboxStore(unreachable).watch(lambda: woke.append(None))
+        PostgresOutboxStore(cast(PostgresEventStore, unreachable)).watch(lambda: woke.append(None))
     )
 
     async def tried_twice() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def records(runtime: Runtime) -> FormRecords:
     return runtime.forms.records
 
 
-def a_form(**changes: object) -> FormRecord:
+def a_form(**changes: Any) -> FormRecord:
     now = datetime(2026, 11, 25, 16, 0, 0, 123456, tzinfo=UTC)
     form = FormRecord(
         id=str(uuid.uuid4()),

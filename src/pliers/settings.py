@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     #: seconds one use of a PostgreSQL connection may last before the request gets 503
     db_timeout: float = Field(default=5.0, gt=0, le=600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: ``text`` for a person, ``json`` for a log pipeline (one object per line)
+    log_format: Literal["text", "json"] = "text"
+    #: one log line per request (method, path, status, duration)
+    access_log: bool = True
+    #: on SIGTERM, seconds requests in flight get to finish before the process stops anyway
+    shutdown_timeout: int = Field(default=30, ge=0, le=3600)
+    #: seconds between two samples of this process's gauges (pool use, stream lag, outbox depth)
+    metrics_sample_seconds: float = Field(default=5.0, gt=0, le=3600)
     sendgrid_api_key: str | None = None
     sendgrid_base_url: str = "https://api.sendgrid.com/v3"
     mail_from: str = "notifications@pliers.local"
@@ -99,6 +107,11 @@ class Settings(BaseSettings):
     stream_max_message_bytes: int = Field(default=64 * 1024, ge=256)
     #: live stream: seconds between two reads of the store when no commit was announced
     stream_poll_interval: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
 
     #: a key with every scope; setting it turns authentication on
     admin_key: SecretStr | None = None

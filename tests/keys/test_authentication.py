@@ -55,6 +55,7 @@ def route_table(form_id: str) -> list[tuple[str, str, Any, str]]:
         ("POST", "/v1/keys", {"name": "n", "scopes": ["keys:manage"]}, "keys:manage"),
         ("GET", "/v1/keys", None, "keys:manage"),
         ("DELETE", f"/v1/keys/{UNKNOWN_ID}", None, "keys:manage"),
+        ("GET", "/metrics", None, "metrics:read"),
     ]
 
 

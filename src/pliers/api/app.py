@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from pliers import __version__
+from pliers import __version__, metrics
 from pliers.api import asyncapi, contract, docs, envelope, events, fast, health
 from pliers.api import forms as forms_api
 from pliers.api import keys as keys_api
+from pliers.api import metrics as metrics_api
 from pliers.api import notifications as notifications_api
 from pliers.api import public as public_api
 from pliers.api import submissions as submissions_api
 from pliers.api.auth import Authentication, document_security
 from pliers.api.cors import PublicFormCORS
 from pliers.api.limits import BodyLimits
+from pliers.api.observe import RequestObserver
 from pliers.api.stream import router as stream_router
-from pliers.logs import fold_library_tracebacks
+from pliers.logs import configure_logging
 from pliers.runtime import Runtime
 from pliers.settings import Settings, load_settings
 from pliers.web import install as install_pages
@@ -32,6 +35,7 @@ ROUTERS = [
     notifications_api.router,
     keys_api.router,
     public_api.router,
+    metrics_api.router,
 ]
 
 ROUTERS.append(stream_router)
@@ -44,6 +48,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     otherwise the app starts its own runtime from ``settings`` on startup and closes it on shutdown.
     """
     settings = runtime.settings if runtime is not None else settings or load_settings()
+    if runtime is None:
+        # A server process of its own (each of uvicorn's workers builds its app here): its logs
+        # go out in the configured format whoever started it. An embedding caller keeps its own.
+        configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,10 +61,18 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             return
         started = await Runtime.start(settings)
         app.state.runtime = started
+        sampler = asyncio.create_task(
+            metrics.sample_forever(started, settings.metrics_sample_seconds),
+            name="pliers-metrics-sampler",
+        )
         try:
             yield
         finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
             await started.close()
+            metrics.worker_stopped()
 
     app = FastAPI(
         title="Pliers",
@@ -85,8 +101,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(PublicFormCORS)
     app.add_middleware(Authentication)  # after BodyLimits, so it runs before any body is read
     document_security(app)
-    # Last, so outermost: it answers whatever any middleware or route raised.
+    # Last but one, so it answers whatever any middleware or route raised.
     app.add_middleware(envelope.Unexpected)
-    logging.getLogger("pliers").setLevel(settings.log_level.upper())
-    fold_library_tracebacks()  # here too: each of uvicorn's worker processes builds its app
+    # Added last, so it is the outermost: a refused request (401, 413, 500) gets a request id and
+    # an access line too, and the key check sees the request id already set.
+    app.add_middleware(RequestObserver, access_log=settings.access_log)
     return app

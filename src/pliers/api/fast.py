@@ -201,7 +201,12 @@ class ThinRoute(Route):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope.get(_HANDED_ON):
             return Match.NONE, {}
-        return super().matches(scope)
+        match, child_scope = super().matches(scope)
+        if match is Match.FULL:
+            # as FastAPI's routes do: the request's route is known to what wraps the router
+            # (the request observer labels metrics and log lines with its path template)
+            child_scope["route"] = self
+        return match, child_scope
 
 
 def install(app: FastAPI) -> None:

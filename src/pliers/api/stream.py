@@ -9,6 +9,7 @@ import logging
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from pliers import metrics
 from pliers.api.auth import requires
 from pliers.runtime import Runtime
 from pliers.stream.connection import Connection
@@ -47,6 +48,7 @@ async def _serve(websocket: WebSocket, rt: Runtime, client: str) -> None:
         quota=rt.stream_quota,
         client=client,
     )
+    metrics.STREAM_CONNECTIONS.inc()
     reader = asyncio.create_task(_read(websocket, conn))
     writer = asyncio.create_task(_write(websocket, conn))
     too_slow = asyncio.create_task(conn.overflowed.wait())
@@ -59,10 +61,12 @@ async def _serve(websocket: WebSocket, rt: Runtime, client: str) -> None:
             task.cancel()
         outcomes = await asyncio.gather(reader, writer, too_slow, return_exceptions=True)
         conn.close()
+        metrics.STREAM_CONNECTIONS.dec()
         for outcome in outcomes:
             if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect):
                 log.error("live stream connection failed", exc_info=outcome)
     if too_slow in done:
+        metrics.STREAM_SLOW_CLOSED.inc()
         with contextlib.suppress(Exception):  # the client may be gone already
             await websocket.close(
                 TOO_SLOW,

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
+from pliers import metrics
 from pliers.errors import CacheUnavailable
 
 #: Every key a Pliers cache adapter writes starts with this.
@@ -90,7 +91,9 @@ async def cached(
     except CacheUnavailable as e:
         _outage.failed(e)
         return await loader()
-    if hit is not None and (current is None or current(hit)):
+    fresh = hit is not None and (current is None or current(hit))
+    metrics.cache_lookup(fresh)
+    if hit is not None and fresh:
         return hit  # type: ignore[no-any-return]  # stored by this function from a T
     value = await loader()
     if value is not None:

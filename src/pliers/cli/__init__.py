@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from pliers import __version__
 from pliers.errors import PliersError
-from pliers.logs import fold_library_tracebacks
+from pliers.logs import configure_logging, uvicorn_log_config
+from pliers.metrics import MULTIPROC_ENV
 from pliers.settings import Settings, load_settings
 from pliers.storage import open_backend
 
@@ -25,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
+log = logging.getLogger("pliers.cli")
 
 DatabaseOpt = Annotated[
     str | None,
@@ -41,9 +47,15 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _settings(**overrides: object) -> Settings:
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except PliersError as e:
         raise _fail(e.message, 2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _env(name: str) -> str:
+    return os.environ.get(f"PLIERS_{name}", "").strip().lower()
 
 
 def _export(settings: Settings, **overrides: object) -> None:
@@ -119,24 +131,56 @@ def serve(
 
     import uvicorn
 
-    err.print(
-        f"Pliers {__version__} on http://{settings.host}:{settings.port} "
-        f"({settings.database.backend}, {settings.workers} worker(s))",
-        highlight=False,
+    log.info(
+        "Pliers %s on http://%s:%d (%s, %d worker(s))",
+        __version__,
+        settings.host,
+        settings.port,
+        settings.database.backend,
+        settings.workers,
     )
-    uvicorn.run(
-        "pliers.api.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        ws_max_size=settings.max_body_bytes,
-        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; Pliers only from the
-        # proxies it is told to trust (the rate limits count by client address)
-        proxy_headers=bool(settings.trusted_proxy_list),
-        forwarded_allow_ips=",".join(settings.trusted_proxy_list) or None,
-    )
+    with _metrics_dir(settings.workers):
+        uvicorn.run(
+            "pliers.api.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            # uvicorn applies this in its own process and again in each worker it spawns
+            log_config=uvicorn_log_config(settings.log_level, settings.log_format),
+            access_log=False,  # Pliers writes the access line, with the request id and route
+            timeout_graceful_shutdown=settings.shutdown_timeout,
+            ws_max_size=settings.max_body_bytes,
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; Pliers only from the
+            # proxies it is told to trust (the rate limits count by client address)
+            proxy_headers=bool(settings.trusted_proxy_list),
+            forwarded_allow_ips=",".join(settings.trusted_proxy_list) or None,
+        )
+
+
+@contextlib.contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """Give the workers a shared prometheus-client directory (multiprocess mode).
+
+    One process keeps its metrics in memory. Several need a directory they all write to, empty at
+    start: the one in ``PROMETHEUS_MULTIPROC_DIR`` when the operator chose it, else a temporary
+    one, removed when the server stops.
+    """
+    if workers == 1 and not os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    chosen = os.environ.get(MULTIPROC_ENV)
+    path = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="pliers-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):  # a previous run's values would be added to this one's
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if not chosen:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 async def _check(settings: Settings) -> None:
@@ -179,9 +223,11 @@ def worker(
     """Deliver queued email notifications until stopped (no HTTP server)."""
     settings = _settings(database_url=database_url, migrate_on_start=None if migrate else False)
     backend = "SendGrid" if settings.sendgrid_api_key else "console (no PLIERS_SENDGRID_API_KEY)"
-    err.print(
-        f"Pliers {__version__} notification worker ({settings.database.backend}, mail: {backend})",
-        highlight=False,
+    log.info(
+        "Pliers %s notification worker (%s, mail: %s)",
+        __version__,
+        settings.database.backend,
+        backend,
     )
     try:
         asyncio.run(_work(settings))
@@ -190,12 +236,8 @@ def worker(
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
-    )
-    fold_library_tracebacks()
+    # Until the settings are read (each command reads them, then configures logging again).
+    configure_logging("info", "json" if _env("LOG_FORMAT") == "json" else "text")
     try:
         app()
     except KeyboardInterrupt:

@@ -135,12 +135,21 @@ class NewEvent(_Wire):
             content["sequenceNumber"] = self.sequence_number
         if self.timestamp is not None:
             content["timestamp"] = format_time(self.timestamp)
-        if self.correlation_id is not None:
+        if self.correlation_id is not None and "correlation_id" in self.model_fields_set:
             content["correlationId"] = self.correlation_id
         if self.causation_id is not None:
             content["causationId"] = self.causation_id
         raw = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+    def correlated(self, correlation_id: str) -> NewEvent:
+        """This event with ``correlation_id`` as a default the server gave, not the client.
+
+        The copy leaves ``correlation_id`` out of its set fields, so :meth:`fingerprint` still
+        digests what the client said: a retry sent with another request id is a duplicate.
+        """
+        fields = {**self.__dict__, "correlation_id": correlation_id}
+        return NewEvent.model_construct(self.model_fields_set - {"correlation_id"}, **fields)
 
 
 class PublishRequest(_Wire):

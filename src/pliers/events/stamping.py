@@ -12,7 +12,9 @@ _CURRENT: Any = object()
 
 def stamp_request(event: NewEvent, context: RequestContext | None = _CURRENT) -> NewEvent:
     """``event`` as written by the current request: ``metadata.actor`` is the acting key's id
-    (``public``, ``local``), replacing whatever the client put there.
+    (``public``, ``local``), replacing whatever the client put there, and the request id is its
+    ``correlationId`` when the client gave none (not part of the event's fingerprint, so a retry
+    under another request id is still the same event).
 
     The one place where a request's context reaches its events; outside a request (the CLI, the
     dispatcher) events are written as given. ``context``: that of another request than the
@@ -22,4 +24,7 @@ def stamp_request(event: NewEvent, context: RequestContext | None = _CURRENT) ->
         context = current.get()
     if context is None:
         return event
-    return event.model_copy(update={"metadata": {**event.metadata, "actor": context.actor}})
+    stamped = event.model_copy(update={"metadata": {**event.metadata, "actor": context.actor}})
+    if context.request_id is not None and stamped.correlation_id is None:
+        stamped = stamped.correlated(context.request_id)
+    return stamped

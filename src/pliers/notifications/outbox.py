@@ -14,9 +14,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from pliers import metrics
 from pliers.errors import NotificationNotFailed, NotificationNotFound
 from pliers.events.model import NewEvent, format_time
 from pliers.events.service import EventService
@@ -142,6 +143,10 @@ class OutboxStore(Protocol):
         status: Status | None = None,
         limit: int = 100,
     ) -> list[Notification]: ...
+
+    async def depth(self) -> dict[str, int]:
+        """How many notifications each status holds (statuses with none may be absent)."""
+        ...
 
 
 def notifications_for(written: Written) -> list[NewNotification]:
@@ -279,6 +284,9 @@ class NotificationOutbox:
                             )
                         )
                         sent += 1
+                        metrics.DELIVERY_SECONDS.observe(
+                            (datetime.now(UTC) - n.created_at).total_seconds()
+                        )
                     else:
                         log.warning(
                             "notification %s was claimed again before it was recorded", n.id
@@ -326,6 +334,9 @@ class NotificationOutbox:
         return await self.adapter.list(
             submission_id=submission_id, form_id=form_id, status=status, limit=limit
         )
+
+    async def depth(self) -> dict[str, int]:
+        return await self.adapter.depth()
 
     async def retry(self, notification_id: str) -> Notification:
         """Queue a failed notification again; appends ``notification.requeued``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from pliers import metrics
 from pliers.errors import PliersError
 from pliers.events.model import AppendResult, NewEvent
 from pliers.events.sequencing import (
@@ -221,6 +223,7 @@ class AppendGroups:
         return next_group(queued, self.MAX_EVENTS)
 
     async def _write(self, requests: list[Sequence[NewEvent]]) -> list[Appended]:
+        started = time.perf_counter()
         async with self._connection() as conn, translated():
             outcomes = await append_optimistic(conn, requests)
             if outcomes is None:
@@ -231,4 +234,6 @@ class AppendGroups:
                 except BaseException:
                     await conn.execute("ROLLBACK")
                     raise
+        metrics.APPEND_COMMIT_SECONDS.observe(time.perf_counter() - started)
+        metrics.APPEND_GROUP_SIZE.observe(len(requests))
         return outcomes

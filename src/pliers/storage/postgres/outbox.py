@@ -230,6 +230,13 @@ class PostgresOutboxStore:
                 row = await own.fetchrow(sql, notification_id)
         return _row(row) if row is not None else None
 
+    async def depth(self) -> dict[str, int]:
+        async with self.store.connection() as conn, translated():
+            rows = await conn.fetch(
+                "SELECT status, count(*) AS n FROM notifications GROUP BY status", timeout=5
+            )
+        return {r["status"]: r["n"] for r in rows}
+
     async def list(
         self,
         *,

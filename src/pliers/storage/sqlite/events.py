@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from pliers import metrics
 from pliers.errors import (
     PliersError,
     ServiceUnavailable,
@@ -281,6 +283,7 @@ class AppendGroups:
         return next_group(queued, self.MAX_EVENTS)
 
     async def _write(self, requests: list[Sequence[NewEvent]]) -> list[Appended]:
+        started = time.perf_counter()
         async with translated(), self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -289,6 +292,8 @@ class AppendGroups:
                 await self._conn.execute("ROLLBACK")
                 raise
             await self._conn.execute("COMMIT")
+        metrics.APPEND_COMMIT_SECONDS.observe(time.perf_counter() - started)
+        metrics.APPEND_GROUP_SIZE.observe(len(requests))
         return outcomes
 
 

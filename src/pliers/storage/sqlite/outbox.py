@@ -186,6 +186,10 @@ class SqliteOutboxStore:
         rows = await self.store.fetch(sql, notification_id)
         return _row(rows[0]) if rows else None
 
+    async def depth(self) -> dict[str, int]:
+        rows = await self.store.fetch("SELECT status, count(*) FROM notifications GROUP BY status")
+        return {str(r[0]): int(r[1]) for r in rows}
+
     async def list(
         self,
         *,

@@ -66,10 +66,16 @@ def _request_fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def _utc(created: float) -> str:
+    global _second
     seconds = int(created)
     millis = int((created - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    if _second[0] != seconds:  # formatted once a second: strftime is most of this function
+        _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{_second[1]}.{millis:03d}Z"
 
 
 class TextFormatter(logging.Formatter):

@@ -47,6 +47,11 @@ HTTP_REQUESTS = Counter(
     "HTTP requests answered, by route template and status",
     ["method", "route", "status"],
 )
+HTTP_IN_FLIGHT = Gauge(
+    "pliers_http_requests_in_flight",
+    "HTTP requests being answered now",
+    multiprocess_mode="livesum",
+)
 HTTP_SECONDS = Histogram(
     "pliers_http_request_duration_seconds",
     "Time to answer an HTTP request, by route template",
@@ -101,9 +106,21 @@ DB_POOL_CONNECTIONS = Gauge(
 _STATUSES = ("queued", "sending", "sent", "failed")
 
 
+#: the label children of each (method, route, status) seen: labels() takes a lock and builds a
+#: key each time, and routes and statuses are few
+_request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_SECONDS.labels(method, route).observe(seconds)
+    series = _request_series.get((method, route, status))
+    if series is None:
+        series = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_SECONDS.labels(method, route),
+        )
+        _request_series[(method, route, status)] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def cache_lookup(hit: bool) -> None:

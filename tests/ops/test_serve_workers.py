@@ -40,7 +40,7 @@ class Server:
             try:
                 self.seen.append(self.lines.get_nowait())
             except queue.Empty:
-                return [json.loads(line) for line in self.seen]
+                return [_parsed(line) for line in self.seen]
 
     def wait_for(self, what: str, found: Any) -> list[dict[str, Any]]:
         deadline = time.monotonic() + WAIT
@@ -52,6 +52,14 @@ class Server:
             assert time.monotonic() < deadline, f"no {what} in {self.seen}"
             with contextlib.suppress(queue.Empty):
                 self.seen.append(self.lines.get(timeout=0.5))
+
+
+def _parsed(line: str) -> dict[str, Any]:
+    try:
+        entry: dict[str, Any] = json.loads(line)
+    except json.JSONDecodeError:
+        raise AssertionError(f"not a JSON log line: {line!r}") from None
+    return entry
 
 
 def _free_port() -> int:

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pliers import __version__, metrics
-from pliers.api import asyncapi, contract, docs, envelope, events, fast, health
+from pliers.api import asyncapi, contract, docs, envelope, events, fast, goodbye, health
 from pliers.api import forms as forms_api
 from pliers.api import keys as keys_api
 from pliers.api import metrics as metrics_api
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             return
         started = await Runtime.start(settings)
         app.state.runtime = started
+        goodbye.install(asyncio.get_running_loop())
         sampler = asyncio.create_task(
             metrics.sample_forever(started, settings.metrics_sample_seconds),
             name="pliers-metrics-sampler",

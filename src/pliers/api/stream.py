@@ -20,6 +20,24 @@ log = logging.getLogger(__name__)
 
 #: Close code for a client that cannot keep up or holds too much (RFC 6455 "policy violation").
 TOO_SLOW = 1008
+#: Close code for every client when the server stops (RFC 6455 "going away").
+GOING_AWAY = 1001
+
+#: this process's open stream connections, for :func:`going_away`
+_open: set[WebSocket] = set()
+
+
+async def going_away() -> int:
+    """Close every stream connection of this process with 1001; returns how many."""
+    closing = list(_open)
+    _open.clear()
+
+    async def close(websocket: WebSocket) -> None:
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await websocket.close(GOING_AWAY, "server shutting down")
+
+    await asyncio.gather(*(close(w) for w in closing))
+    return len(closing)
 
 
 @router.websocket("/v1/events/stream")
@@ -49,6 +67,7 @@ async def _serve(websocket: WebSocket, rt: Runtime, client: str) -> None:
         client=client,
     )
     metrics.STREAM_CONNECTIONS.inc()
+    _open.add(websocket)
     reader = asyncio.create_task(_read(websocket, conn))
     writer = asyncio.create_task(_write(websocket, conn))
     too_slow = asyncio.create_task(conn.overflowed.wait())
@@ -61,6 +80,7 @@ async def _serve(websocket: WebSocket, rt: Runtime, client: str) -> None:
             task.cancel()
         outcomes = await asyncio.gather(reader, writer, too_slow, return_exceptions=True)
         conn.close()
+        _open.discard(websocket)
         metrics.STREAM_CONNECTIONS.dec()
         for outcome in outcomes:
             if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect):

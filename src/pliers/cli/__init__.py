@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import shutil
@@ -11,33 +12,48 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from pliers import __version__
+from pliers.cli.flags import env_only_settings, settings_flags
 from pliers.errors import PliersError
 from pliers.logs import configure_logging, uvicorn_log_config
 from pliers.metrics import MULTIPROC_ENV
 from pliers.settings import Settings, load_settings
-from pliers.storage import open_backend
+from pliers.storage import migrations, open_backend
 
 app = typer.Typer(
     name="pliers",
     help="Pliers: an event-sourced forms platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
 )
 err = Console(stderr=True)
 log = logging.getLogger("pliers.cli")
 
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url", help="sqlite:///path.db or postgresql://... [env PLIERS_DATABASE_URL]"
-    ),
-]
+_ENV_ONLY_EPILOG = "Read from the environment only (secrets): " + ", ".join(env_only_settings())
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _pliers(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Pliers: an event-sourced forms platform."""
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -73,10 +89,26 @@ async def _migrate(settings: Settings) -> list[str]:
         await adapters.close()
 
 
+_STATUS = inspect.Parameter(
+    "status",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=typer.Option(
+        False,
+        "--status",
+        help="List applied and pending migrations and check the applied ones' checksums; "
+        "apply nothing (exit 1 when an applied migration changed)",
+    ),
+    annotation=bool,
+)
+
+
 @app.command()
-def migrate(database_url: DatabaseOpt = None) -> None:
+@settings_flags(["database_url", "log_level", "log_format"], extra=[_STATUS])
+def migrate(status: bool = False, **overrides: Any) -> None:
     """Apply the SQL migrations that are not yet applied."""
-    settings = _settings(database_url=database_url)
+    settings = _settings(**overrides)
+    if status:
+        raise typer.Exit(_show_status(settings))
     try:
         applied = asyncio.run(_migrate(settings))
     except PliersError as e:
@@ -89,35 +121,31 @@ def migrate(database_url: DatabaseOpt = None) -> None:
         err.print(f"nothing to apply: {backend} database is up to date", highlight=False)
 
 
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind [env PLIERS_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to bind [env PLIERS_PORT]")] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes [env PLIERS_WORKERS]")
-    ] = None,
-    database_url: DatabaseOpt = None,
-    redis_url: Annotated[
-        str | None, typer.Option("--redis-url", help="redis://... [env PLIERS_REDIS_URL]")
-    ] = None,
-    migrate: Annotated[
-        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations on start")
-    ] = True,
-) -> None:
-    """Start the HTTP and WebSocket server."""
-    overrides: dict[str, object] = {
-        "host": host,
-        "port": port,
-        "workers": workers,
-        "database_url": database_url,
-        "redis_url": redis_url,
-        "migrate_on_start": None if migrate else False,
-    }
+#: settings that mean nothing to a process without an HTTP server
+_SERVER_ONLY = {
+    "host", "port", "workers", "max_body_bytes", "access_log", "shutdown_timeout",
+    "metrics_sample_seconds", "stream_buffer", "stream_max_message_bytes", "stream_poll_interval",
+    "dispatcher_enabled",
+}  # fmt: skip
+_RELOAD = inspect.Parameter(
+    "reload",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=typer.Option(False, "--reload", help="Restart when the code changes (development)"),
+    annotation=bool,
+)
+
+
+@app.command(epilog=_ENV_ONLY_EPILOG)
+@settings_flags(extra=[_RELOAD])
+def serve(reload: bool = False, **overrides: Any) -> None:
+    """Start the HTTP and WebSocket server. Each flag overrides its environment variable."""
     settings = _settings(**overrides)
     if settings.workers > 1 and settings.database.backend == "sqlite":
         raise _fail(
             "--workers above 1 needs PostgreSQL: set PLIERS_DATABASE_URL=postgresql://...", 2
         )
+    if reload and settings.workers > 1:
+        raise _fail("--reload runs one process: leave --workers at 1", 2)
     # Check the store (and migrate once) before any worker starts, so a bad setting is one line.
     try:
         if settings.migrate_on_start:
@@ -156,6 +184,7 @@ def serve(
             # proxies it is told to trust (the rate limits count by client address)
             proxy_headers=bool(settings.trusted_proxy_list),
             forwarded_allow_ips=",".join(settings.trusted_proxy_list) or None,
+            reload=reload,
         )
 
 
@@ -181,6 +210,38 @@ def _metrics_dir(workers: int) -> Iterator[None]:
     finally:
         if not chosen:
             shutil.rmtree(path, ignore_errors=True)
+
+
+async def _migration_status(settings: Settings) -> list[migrations.MigrationStatus]:
+    adapters = await open_backend(settings.database_url, migrate=False, pool_min=1, pool_max=1)
+    try:
+        applied = await adapters.store.applied_migrations()
+    finally:
+        await adapters.close()
+    return migrations.status(settings.database.backend, applied)
+
+
+def _show_status(settings: Settings) -> int:
+    """Print each migration's state; 1 when an applied one differs from the shipped file."""
+    try:
+        statuses = asyncio.run(_migration_status(settings))
+    except PliersError as e:
+        raise _fail(e.message) from None
+    for m in statuses:
+        typer.echo(f"{m.state:<8} {m.name}" + (f"  {m.applied_at}" if m.applied_at else ""))
+    changed = [m.name for m in statuses if m.state == "changed"]
+    pending = sum(m.state == "pending" for m in statuses)
+    backend = settings.database.backend
+    if changed:
+        err.print(
+            f"[bold red]error:[/] applied migration(s) changed since they were applied "
+            f"({backend}): {', '.join(changed)}; restore the shipped files or the database",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 1
+    err.print(f"{pending} pending migration(s) ({backend})", highlight=False)
+    return 0
 
 
 async def _check(settings: Settings) -> None:
@@ -213,15 +274,11 @@ async def _work(settings: Settings) -> None:
         await runtime.close()  # finishes the batch in hand, then stops
 
 
-@app.command()
-def worker(
-    database_url: DatabaseOpt = None,
-    migrate: Annotated[
-        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations on start")
-    ] = True,
-) -> None:
+@app.command(epilog=_ENV_ONLY_EPILOG)
+@settings_flags([n for n in Settings.model_fields if n not in _SERVER_ONLY])
+def worker(**overrides: Any) -> None:
     """Deliver queued email notifications until stopped (no HTTP server)."""
-    settings = _settings(database_url=database_url, migrate_on_start=None if migrate else False)
+    settings = _settings(**overrides)
     backend = "SendGrid" if settings.sendgrid_api_key else "console (no PLIERS_SENDGRID_API_KEY)"
     log.info(
         "Pliers %s notification worker (%s, mail: %s)",

@@ -36,6 +36,10 @@ class EventStore(Protocol):
 
     backend: str
 
+    async def applied_migrations(self) -> dict[str, tuple[str, str]]:
+        """The migrations this database records: name -> (checksum, when applied)."""
+        ...
+
     async def migrate(self) -> list[str]:
         """Apply the migrations not yet recorded; returns the names applied."""
         ...

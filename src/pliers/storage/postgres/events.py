@@ -250,6 +250,15 @@ class PostgresEventStore:
             await store.migrate()
         return store
 
+    async def applied_migrations(self) -> dict[str, tuple[str, str]]:
+        async with self.connection() as conn, translated():
+            if await conn.fetchval("SELECT to_regclass('pliers_migrations')", timeout=10) is None:
+                return {}
+            rows = await conn.fetch(
+                "SELECT name, checksum, applied_at::text AS at FROM pliers_migrations", timeout=10
+            )
+        return {r["name"]: (r["checksum"], r["at"]) for r in rows}
+
     async def migrate(self) -> list[str]:
         """Apply the migrations not yet recorded; returns the names applied."""
         return await apply_migrations(self.pool)

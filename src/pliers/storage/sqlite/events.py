@@ -343,6 +343,13 @@ class SqliteEventStore:
             await store.migrate()
         return store
 
+    async def applied_migrations(self) -> dict[str, tuple[str, str]]:
+        table = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pliers_migrations'"
+        if not await self.fetch(table):
+            return {}
+        rows = await self.fetch("SELECT name, checksum, applied_at FROM pliers_migrations")
+        return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
     async def migrate(self) -> list[str]:
         applied: list[str] = []
         async with self._write_lock:

@@ -414,6 +414,16 @@ def _declare() -> None:
                             example={**key, "revokedAt": "2026-12-01T09:00:00.000000Z"})},
         errors=(errors.KeyNotFound,),
     )  # fmt: skip
+    document(
+        "GET", "/metrics", id="metrics", tag="operations", uses_store=False,
+        summary="Prometheus metrics of every worker",
+        description="The Prometheus text exposition format, summed over every worker of the "
+        "server. Open on loopback with authentication off; otherwise a key with `metrics:read`.",
+        replies={200: Reply("Every metric, in the Prometheus text format", envelope=False,
+                            media_type="text/plain; version=1.0.0; charset=utf-8",
+                            example="pliers_http_requests_total{method=\"GET\",route=\"/health\","
+                                    "status=\"200\"} 3.0\n")},
+    )  # fmt: skip
 
 
 _declare()

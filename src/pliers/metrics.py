@@ -12,11 +12,9 @@ path, and a status is one of the few HTTP statuses the app answers with.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,9 +26,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-
-if TYPE_CHECKING:
-    from pliers.runtime import Runtime
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -103,7 +98,7 @@ DB_POOL_CONNECTIONS = Gauge(
     multiprocess_mode="livesum",
 )
 
-_STATUSES = ("queued", "sending", "sent", "failed")
+STATUSES = ("queued", "sending", "sent", "failed")
 
 
 #: the label children of each (method, route, status) seen: labels() takes a lock and builds a
@@ -125,35 +120,6 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 def cache_lookup(hit: bool) -> None:
     CACHE_REQUESTS.labels("hit" if hit else "miss").inc()
-
-
-async def sample(runtime: Runtime) -> None:
-    """Read what is measured by looking, not by counting: pool use, stream lag, outbox depth."""
-    pool = getattr(runtime.store, "pool", None)
-    if pool is not None:
-        size, idle = pool.get_size(), pool.get_idle_size()
-        DB_POOL_CONNECTIONS.labels("in_use").set(size - idle)
-        DB_POOL_CONNECTIONS.labels("idle").set(idle)
-        DB_POOL_CONNECTIONS.labels("max").set(pool.get_max_size())
-    STREAM_SUBSCRIPTIONS.set(runtime.hub.subscription_count)
-    async with asyncio.timeout(SAMPLE_TIMEOUT):
-        head = await runtime.store.head_position()
-        read = runtime.hub.position
-        STREAM_LAG.set(max(0, head - read) if read is not None else 0)
-        if runtime.notifications is not None:
-            depth = await runtime.notifications.depth()
-            for status in _STATUSES:
-                OUTBOX_NOTIFICATIONS.labels(status).set(depth.get(status, 0))
-
-
-async def sample_forever(runtime: Runtime, every: float) -> None:
-    """Keep this worker's sampled gauges fresh, so a scrape served by another worker sees them."""
-    while True:
-        try:
-            await sample(runtime)
-        except Exception as e:  # a metric must never take the server down; the store recovers
-            log.debug("sampling metrics failed: %s", e)
-        await asyncio.sleep(every)
 
 
 def render() -> bytes:

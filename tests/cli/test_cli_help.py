@@ -110,7 +110,10 @@ def test_migrate_status_lists_pending_then_applied_and_finds_a_changed_one(
         db.execute("DELETE FROM pliers_migrations WHERE name = ?", (names[-1],))
     changed = run("migrate", "--status", "--database-url", url, cwd=tmp_path)
     assert changed.returncode == 1
-    states = dict(reversed(line.split()[:2]) for line in changed.stdout.splitlines())
+    states: dict[str, str] = {}
+    for line in changed.stdout.splitlines():
+        state, name = line.split()[:2]
+        states[name] = state
     assert states[names[1]] == "changed"
     assert states[names[-1]] == "pending"
     assert names[1] in changed.stderr

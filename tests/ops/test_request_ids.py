@@ -24,7 +24,7 @@ async def test_a_valid_request_id_is_kept_and_echoed(client: httpx.AsyncClient) 
     ["x" * 129, "two words", 'quote"d', "ünïcode", ""],
 )
 async def test_an_invalid_request_id_is_replaced(client: httpx.AsyncClient, given: str) -> None:
-    response = await client.get("/health", headers={"X-Request-ID": given.encode()})
+    response = await client.get("/health", headers=[(b"X-Request-ID", given.encode())])
     made = response.headers["x-request-id"]
     assert made != given
     assert REQUEST_ID.fullmatch(made.encode())

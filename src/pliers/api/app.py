@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.runtime = started
         goodbye.install(asyncio.get_running_loop())
         sampler = asyncio.create_task(
-            metrics.sample_forever(started, settings.metrics_sample_seconds),
+            metrics_api.sample_forever(started, settings.metrics_sample_seconds),
             name="pliers-metrics-sampler",
         )
         try:

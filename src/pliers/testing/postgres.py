@@ -45,6 +45,8 @@ _DROP_BACKLOG = 16
 #: Connections dropping at once: each DROP DATABASE waits for a checkpoint, and checkpoints
 #: requested together are shared.
 _DROPPERS = 2
+#: How long the end of a run waits for its sweep of killed runs' leftovers (seconds).
+_SWEEP_GRACE = 10.0
 
 
 def with_database(url: str, name: str) -> str:
@@ -381,6 +383,10 @@ class DatabasePool:
     async def _abandon(self) -> None:
         """Cut every connection without waiting for what it was doing."""
         self._closing = True
+        # The sweep of killed runs' leftovers started with the pool; a short run can end before
+        # it has dropped them. Let it finish (quick unless there are leftovers), but not forever.
+        if self._cleanup_task is not None and not self._cleanup_task.done():
+            await asyncio.wait({self._cleanup_task}, timeout=_SWEEP_GRACE)
         for conn in [*self._creating, *self._dropping, self._admin]:
             # a CREATE DATABASE under way finishes on the server, and the dropper waits for it
             conn.terminate()

@@ -62,3 +62,9 @@ class ServerProcess:
     async def restart(self) -> None:
         await asyncio.to_thread(self.terminate)
         await asyncio.to_thread(self.start)
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that must stop on SIGINT as it would at a terminal: a run
+    started in the background (CI) ignores SIGINT, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

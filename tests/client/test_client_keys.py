@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest
+from client_servers import default_sigint
 from fastapi import FastAPI
 
 from pliers.api.app import create_app
@@ -80,7 +81,13 @@ async def test_tail_with_a_key(secured: LiveServer) -> None:
     assert refused.returncode == 1
     assert "401" in err.decode()
     tail = await asyncio.create_subprocess_exec(
-        *base, "--from-position", "0", "--key", ADMIN_KEY, stdout=asyncio.subprocess.PIPE
+        *base,
+        "--from-position",
+        "0",
+        "--key",
+        ADMIN_KEY,
+        stdout=asyncio.subprocess.PIPE,
+        preexec_fn=default_sigint,
     )
     assert tail.stdout is not None
     try:

@@ -8,7 +8,7 @@ import signal
 import sys
 
 import pytest
-from client_servers import ServerProcess
+from client_servers import ServerProcess, default_sigint
 
 from pliers.client import AsyncPliers
 
@@ -24,6 +24,7 @@ async def test_tail_survives_a_server_restart_and_prints_json_lines(
         *("--url", server_process.base_url, "--from-position", "0", "--type", "door.opened"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=default_sigint,
     )
     assert tail.stdout is not None
 

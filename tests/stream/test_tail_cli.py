@@ -62,6 +62,8 @@ async def test_tail_prints_stored_and_live_events_and_stops_on_ctrl_c(
         *("--type", "user.signed_up"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        # a run started in the background ignores SIGINT, and the child would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdout is not None
     try:

@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,14 +24,15 @@ async def assert_nothing_stored(store: EventStore) -> None:
     assert await store.head_position() == 0
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict:
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert body["success"] is False
     assert body["error"]["code"] == code
     assert body["error"]["message"]
-    return body["error"]
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 @pytest.mark.parametrize(
@@ -64,7 +66,7 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict:
     ],
 )
 async def test_wrong_values_are_400_naming_the_field(
-    client: httpx.AsyncClient, store: EventStore, body: dict, field: str
+    client: httpx.AsyncClient, store: EventStore, body: dict[str, Any], field: str
 ) -> None:
     error = assert_error(
         await client.post("/v1/events/events", json={"event": body}), 400, "VALIDATION_ERROR"
@@ -118,7 +120,7 @@ async def test_wrong_envelope_shapes_are_400(client: httpx.AsyncClient, body: ob
         {"query": {"cursor": "!!"}},
     ],
 )
-async def test_bad_queries_are_400(client: httpx.AsyncClient, body: dict) -> None:
+async def test_bad_queries_are_400(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
     assert_error(await client.post("/v1/events/events/query", json=body), 400, "VALIDATION_ERROR")
 
 
@@ -148,7 +150,7 @@ async def test_the_edges_of_the_storable_range_are_stored_and_found(
     "params", [{"limit": 0}, {"fromSequence": -1}, {"toSequence": "x"}, {"limit": "many"}]
 )
 async def test_bad_aggregate_read_parameters_are_400(
-    client: httpx.AsyncClient, params: dict
+    client: httpx.AsyncClient, params: dict[str, Any]
 ) -> None:
     response = await client.get("/v1/events/events/aggregates/agg-1", params=params)
     assert_error(response, 400, "VALIDATION_ERROR")
@@ -172,9 +174,9 @@ async def test_payload_the_store_cannot_hold_is_400(
     await assert_nothing_stored(store)
 
 
-def nested(depth: int) -> dict:
+def nested(depth: int) -> dict[str, Any]:
     """A JSON object ``depth`` levels deep."""
-    value: dict = {}
+    value: dict[str, Any] = {}
     for _ in range(depth - 1):
         value = {"a": value}
     return value

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+from typing import Any
 
 import asyncpg
 import httpx
@@ -17,14 +18,15 @@ from pliers.testing import EventFactory
 pytestmark = pytest.mark.integration
 
 
-async def publish(client: httpx.AsyncClient, event: dict) -> httpx.Response:
+async def publish(client: httpx.AsyncClient, event: dict[str, Any]) -> httpx.Response:
     return await client.post("/v1/events/events", json={"event": event})
 
 
-async def stored(client: httpx.AsyncClient, aggregate_id: str) -> list[dict]:
+async def stored(client: httpx.AsyncClient, aggregate_id: str) -> list[dict[str, Any]]:
     response = await client.get(f"/v1/events/events/aggregates/{aggregate_id}")
     assert response.status_code == 200
-    return response.json()["data"]["events"]
+    events: list[dict[str, Any]] = response.json()["data"]["events"]
+    return events
 
 
 async def test_publish_stores_event_and_reads_it_back(
@@ -99,10 +101,11 @@ class TestQuery:
         ):
             assert (await publish(client, event)).status_code == 201
 
-    async def query(self, client: httpx.AsyncClient, **query: object) -> dict:
+    async def query(self, client: httpx.AsyncClient, **query: object) -> dict[str, Any]:
         response = await client.post("/v1/events/events/query", json={"query": query})
         assert response.status_code == 200, response.text
-        return response.json()["data"]
+        page: dict[str, Any] = response.json()["data"]
+        return page
 
     async def test_by_type(self, client: httpx.AsyncClient) -> None:
         data = await self.query(client, eventTypes=["form.created", "form.updated"], limit=10)

@@ -668,7 +668,7 @@ async def test_unusable_idempotency_keys_are_400(
     response = await client.post(
         "/v1/submissions/submissions",
         json={"formId": form["id"], "data": {"a": "x"}},
-        headers={"Idempotency-Key": key},
+        headers={b"Idempotency-Key": key},
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, ViewportSize, async_playwright, expect
 
 from pliers.api.app import create_app
 from pliers.runtime import Runtime
@@ -32,11 +32,11 @@ CHROMIUM_ARGS = [
 ]
 #: Where the tests leave their screenshots (the README's come from here).
 SCREENSHOTS = Path(os.environ.get("PLIERS_SCREENSHOTS", "coverage/screenshots"))
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 #: How long an expectation waits: generous, for a machine busy with other work. Expectations
 #: return as soon as they hold, so this costs nothing when all is well.
 expect.set_options(timeout=15_000)
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import pytest
 
@@ -48,7 +49,7 @@ async def test_values_are_copies(cache: Cache) -> None:
     value = {"list": [1]}
     await cache.set("k", value)
     value["list"].append(2)
-    got = await cache.get("k")
+    got = cast(dict[str, list[int]], await cache.get("k"))
     got["list"].append(3)
     assert await cache.get("k") == {"list": [1]}
 
@@ -98,7 +99,7 @@ async def test_delete_prefix_treats_glob_characters_literally(cache: Cache) -> N
 async def test_cached_loads_once_then_serves_from_the_cache(cache: Cache) -> None:
     calls = []
 
-    async def load() -> dict:
+    async def load() -> dict[str, Any]:
         calls.append(1)
         return {"id": "f1"}
 
@@ -114,8 +115,9 @@ async def test_cached_does_not_store_none(cache: Cache) -> None:
     """A missing row is not cached, so a later create is seen at once."""
     calls = []
 
-    async def load() -> None:
+    async def load() -> dict[str, Any] | None:
         calls.append(1)
+        return None
 
     assert await cached(cache, "forms:none", load) is None
     assert await cached(cache, "forms:none", load) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pliers.api.app import create_app
@@ -34,7 +36,7 @@ async def test_with_redis_the_runtime_caches_in_redis(
         assert isinstance(runtime.cache, RedisCache)
         assert isinstance(runtime.broker, RedisBroker)
 
-        async def load() -> dict:
+        async def load() -> dict[str, Any]:
             return {"id": "f1", "version": 1}
 
         assert await cached(runtime.cache, "forms:f1", load, ttl=30) == {"id": "f1", "version": 1}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from pliers.testing import EventFactory, FormBuilder, TestDatabase, running_runt
 pytestmark = pytest.mark.chaos
 
 
-def form_body(name: str = "Chaos") -> dict:
+def form_body(name: str = "Chaos") -> dict[str, Any]:
     return FormBuilder().with_name(name).with_text_field("email").build()
 
 

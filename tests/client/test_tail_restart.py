@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+from typing import Any
 
 import pytest
 from client_servers import ServerProcess, default_sigint
@@ -36,7 +37,7 @@ async def test_tail_survives_a_server_restart_and_prints_json_lines(
                 )
                 await pliers.events.publish({"type": "other.thing", "aggregateId": "x"})
 
-    async def lines(count: int) -> list[dict[str, object]]:
+    async def lines(count: int) -> list[dict[str, Any]]:
         assert tail.stdout is not None
         read = [await asyncio.wait_for(tail.stdout.readline(), 60) for _ in range(count)]
         return [json.loads(line) for line in read]

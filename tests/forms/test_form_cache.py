@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any, cast
 
 import pytest
 
@@ -12,7 +13,7 @@ from pliers.testing import FormBuilder, TestCache, TestDatabase, client_for, run
 pytestmark = pytest.mark.integration
 
 
-def form_body() -> dict:
+def form_body() -> dict[str, Any]:
     return FormBuilder().with_name("Cached").with_text_field("email", required=True).build()
 
 
@@ -69,7 +70,7 @@ async def test_a_copy_older_than_the_store_is_never_served(
         assert (await client.put(f"/v1/forms/forms/{form_id}", json=renamed)).status_code == 200
         assert (await client.delete(f"/v1/forms/forms/{form_id}")).status_code == 200
         for key, value in zip(keys, saved, strict=True):  # the old copies are back
-            await pliers_cache.restore(key, 0, value, replace=True)
+            await pliers_cache.restore(key, 0, cast(bytes, value), replace=True)
 
         current = (await client.get(f"/v1/forms/forms/{form_id}")).json()["data"]
         assert (current["name"], current["version"], current["status"]) == (

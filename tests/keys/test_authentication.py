@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from keys_helpers import bearer, make_key
 
 from pliers.api.auth import is_public, routes
-from pliers.keys import SCOPES, ApiKey, tokens
+from pliers.keys import SCOPES, ApiKey, Scope, tokens
 from pliers.runtime import Runtime
 from pliers.testing.factories import FormBuilder
 
@@ -27,7 +27,7 @@ FORM = FormBuilder().with_name("Auth").with_text_field("name").build()
 UNKNOWN_ID = "0000000000000000"
 
 
-def route_table(form_id: str) -> list[tuple[str, str, Any, str]]:
+def route_table(form_id: str) -> list[tuple[str, str, Any, Scope]]:
     """(method, path, body, scope) of every route that needs a key."""
     event = {"type": "auth.checked", "aggregateId": f"auth-{uuid.uuid4().hex[:8]}"}
     return [

@@ -33,7 +33,7 @@ async def create(http: httpx.AsyncClient, admin: dict[str, str], **kwargs: Any) 
     return form_id
 
 
-async def submissions_of(http: httpx.AsyncClient, admin: dict[str, str], form_id: str) -> list:
+async def submissions_of(http: httpx.AsyncClient, admin: dict[str, str], form_id: str) -> list[Any]:
     response = await http.get(f"/v1/submissions/submissions?formId={form_id}", headers=admin)
     listed: list[Any] = response.json()["data"]["submissions"]
     return listed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -17,10 +18,11 @@ from pliers.testing import EventFactory
 pytestmark = pytest.mark.integration
 
 
-async def publish(http: httpx.AsyncClient, event: dict) -> dict:
+async def publish(http: httpx.AsyncClient, event: dict[str, Any]) -> dict[str, Any]:
     response = await http.post("/v1/events/events", json={"event": event})
     assert response.status_code == 201, response.text
-    return response.json()["data"]
+    published: dict[str, Any] = response.json()["data"]
+    return published
 
 
 async def test_event_reaches_a_filtered_subscriber(

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pliers.cli import app
-from pliers.cli.tail import stream_url
+from pliers.client.stream import stream_url
 from pliers.testing import EventFactory, LiveServer
 
 pytestmark = pytest.mark.integration

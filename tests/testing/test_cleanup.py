@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import asyncpg
 import pytest
@@ -107,7 +108,7 @@ async def test_killed_runs_databases_and_claims_go_at_the_next_run(
     assert name in left
     claims = aioredis.Redis.from_url(pliers_cache.url.rsplit("/", 1)[0] + "/0")
     try:
-        claim = await claims.get(f"pliers:test:claim:{index}")
+        claim = cast(bytes | None, await claims.get(f"pliers:test:claim:{index}"))
         assert claim is not None
         assert claim.decode().startswith(f"run-{run[1]}:")
 
@@ -117,7 +118,7 @@ async def test_killed_runs_databases_and_claims_go_at_the_next_run(
 
         # another run starting meanwhile may be the one dropping them: let it finish
         assert await _gone(pliers_postgres.admin_url, f"pliers_test_{run[1]}_%") == []
-        claim = await claims.get(f"pliers:test:claim:{index}")
+        claim = cast(bytes | None, await claims.get(f"pliers:test:claim:{index}"))
         assert claim is None or not claim.decode().startswith(f"run-{run[1]}:")
     finally:
         await claims.aclose()

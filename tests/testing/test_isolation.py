@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -42,7 +43,9 @@ async def test_writes_the_same_cache_key(writer, pliers_cache):
 """
 
 
-async def _publish_and_read(client: httpx.AsyncClient, event: dict) -> list[dict]:
+async def _publish_and_read(
+    client: httpx.AsyncClient, event: dict[str, Any]
+) -> list[dict[str, Any]]:
     response = await client.post("/v1/events/events", json={"event": event})
     assert response.status_code == 201, response.text
     response = await client.get(f"/v1/events/events/aggregates/{SAME_AGGREGATE}")

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from pliers.testing import services
+from pliers.testing import services, throwaway
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ def test_require_services_turns_the_skip_into_a_failure(
 
 
 @pytest.mark.skipif(
-    services.throwaway._postgres_bin("initdb") is None or shutil.which("redis-server") is None,
+    throwaway._postgres_bin("initdb") is None or shutil.which("redis-server") is None,
     reason="needs PostgreSQL server binaries and redis-server installed",
 )
 @pytest.mark.usefixtures("nowhere")

@@ -38,6 +38,8 @@ PAGE_SIZE = 500
 MAX_BACKOFF = 5.0
 #: how long close() waits for its tasks to stop
 CLOSE_TIMEOUT = 5.0
+#: how often close() cancels a task again while it has not stopped
+_RECANCEL = 0.05
 
 
 class SendBuffer(Protocol):
@@ -117,13 +119,16 @@ class Hub:
         self._closing = True
         self._announce.set()
         self._wake.set()
-        tasks = self._tasks + [s._catch_up for s in self._subscriptions if s._catch_up]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
+        pending = {*self._tasks, *(s._catch_up for s in self._subscriptions if s._catch_up)}
+        deadline = asyncio.get_running_loop().time() + CLOSE_TIMEOUT
+        while pending and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            # Cancelled again until they stop: on Python 3.11 a cancel that meets a finishing
+            # asyncio.wait_for (redis-py sends every command through one) is lost.
             for task in pending:
-                log.warning("live stream task %s did not stop in time", task.get_name())
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=min(left, _RECANCEL))
+        for task in pending:
+            log.warning("live stream task %s did not stop in time", task.get_name())
         self._tasks = []
         self._subscriptions.clear()
         self._started = False

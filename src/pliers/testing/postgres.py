@@ -55,19 +55,6 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def pliers_fingerprint() -> str:
-    """The digest of Pliers' own PostgreSQL migrations."""
-    from pliers.storage import migrations
-
-    return migrations.fingerprint("postgres")
-
-
-async def apply_pliers_migrations(conn: asyncpg.Connection) -> None:
-    from pliers.storage.postgres.events import apply_migrations
-
-    await apply_migrations(conn)
-
-
 def template_name(recipe: Recipe | None = None) -> str:
     """Named after the recipe's digest, so a changed migration or hook gets a new template."""
     return TEMPLATE_PREFIX + (recipe or Recipe()).digest()[:16]

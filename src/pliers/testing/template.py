@@ -52,9 +52,9 @@ class Recipe:
     def digest(self) -> str:
         h = hashlib.sha256()
         if self.pliers_schema:
-            from pliers.testing.postgres import pliers_fingerprint
+            from pliers.storage import migrations
 
-            h.update(b"pliers\0" + pliers_fingerprint().encode() + b"\0")
+            h.update(b"pliers\0" + migrations.fingerprint("postgres").encode() + b"\0")
         else:
             h.update(b"none\0")
         for path in self.sql_files():
@@ -68,9 +68,9 @@ class Recipe:
     async def build(self, connection: Any, url: str) -> None:
         """Apply everything to the empty template database behind ``connection``."""
         if self.pliers_schema:
-            from pliers.testing.postgres import apply_pliers_migrations
+            from pliers.storage.postgres.events import apply_migrations
 
-            await apply_pliers_migrations(connection)
+            await apply_migrations(connection)
         for path in self.sql_files():
             await connection.execute(path.read_text())
         if self.hook is not None:

@@ -6,7 +6,7 @@ server, each in a fresh directory of its own:
   plugin overhead   a file with one plain test, with the plugin and with ``-p no:<plugin>``,
                     alternated ``--repeat`` times: the difference of the medians (wall and CPU)
   cold single test  the whole ``pytest`` run of one test using a database (template already
-                    built), minus the same run of one plain test
+                    built), wall and CPU, minus the same run of one plain test
   per test          setup + teardown around each of ``--tests`` tests, p50 and p95, with a
                     20-table schema of the project's own in the template:
                       pliers_db             a clone of the template, with a connection
@@ -18,6 +18,8 @@ server, each in a fresh directory of its own:
                       pytest-postgresql     its ``postgresql`` fixture on the same server, the
                                             schema given to ``load=``
   end of run        from the end of the last test's call to the exit of the pytest process
+  wait for a clone  the setup of ``pliers_db_url`` (the test waiting for its database), p50 and
+                    p95, over ``--wait-tests`` tests with no work and with ``--work-ms`` each
 
 Each test body works for ``--work-ms`` (default 30 ms). Afterwards it checks that no database of
 these runs is left (they are dropped after a run ends, so it waits for that), and it times
@@ -116,6 +118,17 @@ async def test_database(n, pliers_db):
     await asyncio.sleep(float(os.environ["BENCH_WORK"]))
 """
 
+PLIERS_DB_URL_TESTS = """
+import time, os
+import pytest
+from recorder import note
+
+@pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
+def test_database(n, pliers_db_url):
+    note(pliers_db_url.rsplit("/", 1)[1])
+    time.sleep(float(os.environ["BENCH_WORK"]))
+"""
+
 PLIERS_TRANSACTION_TESTS = """
 import asyncio, os
 import pytest
@@ -203,6 +216,7 @@ def run_session(
     schema: str = "none",
     env: dict[str, str] | None = None,
     extra: tuple[str, ...] = (),
+    work_ms: float | None = None,
 ) -> dict:
     """One inner pytest run; returns its per-test critical path, wall and CPU time, end of run."""
     with tempfile.TemporaryDirectory(prefix="pliers-bench-") as directory:
@@ -217,8 +231,8 @@ def run_session(
             "BENCH_REPORTS": str(path / "reports.jsonl"),
             "BENCH_NAMES": str(path / "names.txt"),
             "BENCH_TESTS": str(count or args.tests),
-            "BENCH_WORK": str(args.work_ms / 1000),
-            "PYTHONPATH": directory,
+            "BENCH_WORK": str((args.work_ms if work_ms is None else work_ms) / 1000),
+            "PYTHONPATH": os.pathsep.join(filter(None, [directory, os.environ.get("PYTHONPATH")])),
             **(env or {}),
         }
         command = [sys.executable, "-m", "pytest", "-q", "-p", "recorder"]
@@ -235,18 +249,22 @@ def run_session(
             print(done.stdout[-3000:], done.stderr[-3000:])
             raise SystemExit(f"an inner session failed: {command}")
         per_test: dict[str, float] = {}
+        setup: list[float] = []
         last_call = 0.0
         reports = path / "reports.jsonl"
         for line in reports.read_text().splitlines() if reports.exists() else []:
             nodeid, when, duration, at = json.loads(line)
             if when in ("setup", "teardown"):
                 per_test[nodeid] = per_test.get(nodeid, 0.0) + duration * 1000
+            if when == "setup":
+                setup.append(duration * 1000)
             if when == "call":
                 last_call = max(last_call, at)
         noted = path / "names.txt"
         names = sorted(set(noted.read_text().split())) if noted.exists() else []
     return {
         "ms": list(per_test.values()),
+        "setup_ms": setup,
         "wall": wall,
         "cpu": cpu,
         "end": ended - last_call if last_call else None,
@@ -275,10 +293,25 @@ def overhead(args: argparse.Namespace, plugin: str) -> str:
 
 
 def cold(args: argparse.Namespace, tests: str, env: dict[str, str], schema: str) -> str:
-    runs = [run_session(tests, args, schema=schema, env=env)["wall"] for _ in range(args.repeat)]
-    plain = [run_session(PLAIN_TEST, args)["wall"] for _ in range(args.repeat)]
-    extra = median_ms(runs) - median_ms(plain)
-    return f"{median_ms(runs):6.0f} ms  ({extra:+.0f} ms over one plain test)"
+    """The whole run of one database test and of one plain test, alternated: wall and CPU."""
+    runs, plain = [], []
+    for _ in range(args.repeat):
+        runs.append(run_session(tests, args, schema=schema, env=env))
+        plain.append(run_session(PLAIN_TEST, args))
+    wall = median_ms([r["wall"] for r in runs])
+    cpu = median_ms([r["cpu"] for r in runs])
+    extra_wall = wall - median_ms([r["wall"] for r in plain])
+    extra_cpu = cpu - median_ms([r["cpu"] for r in plain])
+    return (
+        f"{wall:6.0f} ms wall, {cpu:5.0f} ms CPU  "
+        f"({extra_wall:+.0f} ms wall, {extra_cpu:+.0f} ms CPU over one plain test)"
+    )
+
+
+def waits(name: str, result: dict) -> str:
+    ms = sorted(result["setup_ms"])
+    q = statistics.quantiles(ms, n=100)
+    return f"{name:<28} tests={len(ms):<4} p50={statistics.median(ms):7.2f} ms  p95={q[94]:7.2f} ms"
 
 
 def per_test(name: str, result: dict) -> str:
@@ -372,6 +405,7 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=200)
     parser.add_argument("--server-tests", type=int, default=50)
     parser.add_argument("--work-ms", type=float, default=30.0)
+    parser.add_argument("--wait-tests", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=7, help="runs per overhead/cold figure")
     args = parser.parse_args()
 
@@ -415,6 +449,12 @@ def main() -> None:
         f"  pliers_db p50 is {base / statistics.median(results['pliers_db']['ms']):.0f}x "
         "faster than pytest-postgresql's"
     )
+
+    print(f"wait for a clone (setup of pliers_db_url), {args.wait_tests} tests:")
+    for work in (0.0, args.work_ms):
+        result = run_session(PLIERS_DB_URL_TESTS, args, count=args.wait_tests, work_ms=work)
+        print("  " + waits(f"{work:g} ms of work per test", result))
+        results[f"pliers_db_url, {work:g} ms"] = result
 
     asyncio.run(drop_pytest_postgresql_templates(admin_url))
     left = asyncio.run(leftovers(admin_url, list(results.values())))

@@ -19,7 +19,7 @@ from pliers.api import public as public_api
 from pliers.api import submissions as submissions_api
 from pliers.api.auth import Authentication, document_security
 from pliers.api.cors import PublicFormCORS
-from pliers.api.limits import BodyLimits
+from pliers.api.limits import AnswerAfterBody, BodyLimits
 from pliers.api.observe import RequestObserver
 from pliers.api.stream import router as stream_router
 from pliers.logs import configure_logging
@@ -104,6 +104,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     document_security(app)
     # Last but one, so it answers whatever any middleware or route raised.
     app.add_middleware(envelope.Unexpected)
+    # Outside every middleware that may answer before the body is read (401, 403, 500).
+    app.add_middleware(
+        AnswerAfterBody, max_bytes=settings.max_body_bytes, read_timeout=settings.body_read_timeout
+    )
     # Added last, so it is the outermost: a refused request (401, 413, 500) gets a request id and
     # an access line too, and the key check sees the request id already set.
     app.add_middleware(RequestObserver, access_log=settings.access_log)

@@ -77,7 +77,8 @@ class Authentication:
 
     With authentication off every request acts as ``local``; on public paths every request acts
     as ``public``, key or not. Elsewhere a missing, unknown, revoked or expired key is a 401 (an
-    upgrade is refused with one), before the body is read.
+    upgrade is refused with one), before the body is checked or parsed (it is read and thrown
+    away before the answer goes out: :class:`pliers.api.limits.AnswerAfterBody`).
     """
 
     def __init__(self, app: ASGIApp) -> None:

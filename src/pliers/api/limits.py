@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -104,18 +105,9 @@ class BodyLimits:
 
     async def _drain(self, receive: Receive, deadline: float, read: int = 0) -> None:
         """Read the rest of an oversized body and throw it away, then refuse it."""
-        more = True
-        try:
-            async with asyncio.timeout_at(deadline):
-                while more and read <= self.max_bytes * DRAIN_FACTOR:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return None
-                    read += len(message.get("body", b""))
-                    more = message.get("more_body", False)
-        except TimeoutError:
-            pass
-        raise _Refused(self._too_large(closing=more))
+        limit = self.max_bytes * DRAIN_FACTOR
+        ended = await discard(receive, limit=limit, deadline=deadline, read=read)
+        raise _Refused(self._too_large(closing=not ended))
 
     def _too_large(self, *, closing: bool) -> Response:
         response = failure(
@@ -137,6 +129,83 @@ class BodyLimits:
         )
         response.headers["connection"] = "close"
         return response
+
+
+class AnswerAfterBody:
+    """Read a request's body before any answer that came first, so the client reads the answer.
+
+    A request refused before its body is read (401 for its key, 403 for its origin, a 503 or 500
+    on the way) still has its body on the wire; a client that writes its whole request before it
+    reads would see a reset when the server closes. So the body is read and thrown away before
+    the answer starts, within the body limits (``DRAIN_FACTOR`` times ``max_bytes``, and
+    ``read_timeout`` seconds from the request's start). A body that cannot be read so (too
+    large, too slow, or one the client holds back until ``100 Continue``) is left unread and the
+    answer says ``Connection: close``.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, read_timeout: float) -> None:
+        self.app = app
+        self.limit = max_bytes * DRAIN_FACTOR
+        self.read_timeout = read_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        deadline = asyncio.get_running_loop().time() + self.read_timeout
+        started = ended = False
+
+        async def tracked() -> Message:
+            nonlocal started, ended
+            message = await receive()
+            started = True
+            ended = message["type"] == "http.disconnect" or not message.get("more_body", False)
+            return message
+
+        async def answer(message: Message) -> None:
+            nonlocal ended
+            if message["type"] == "http.response.start" and not ended:
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                if headers.get("connection", "").lower() != "close":
+                    if started or _header(scope, b"expect") != b"100-continue":
+                        ended = await self._discard(scope, receive, deadline)
+                    if not ended:
+                        headers["connection"] = "close"
+                        message = {**message, "headers": headers.raw}
+            await send(message)
+
+        await self.app(scope, tracked, answer)
+
+    async def _discard(self, scope: Scope, receive: Receive, deadline: float) -> bool:
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return False
+        return await discard(receive, limit=self.limit, deadline=deadline)
+
+
+async def discard(receive: Receive, *, limit: int, deadline: float, read: int = 0) -> bool:
+    """Read the rest of a request body and throw it away, up to ``limit`` bytes (``read`` of
+    them already read) and until ``deadline``; True when it was read to its end or the client
+    left."""
+    more = True
+    try:
+        async with asyncio.timeout_at(deadline):
+            while more and read <= limit:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return True
+                read += len(message.get("body", b""))
+                more = message.get("more_body", False)
+    except TimeoutError:
+        pass
+    return not more
+
+
+def _has_body(scope: Scope) -> bool:
+    declared = _header(scope, b"content-length")
+    return (declared is not None and declared != b"0") or (
+        _header(scope, b"transfer-encoding") is not None
+    )
 
 
 def _too_deep(error: TooDeep) -> Response:

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     cache_timeout: float = Field(default=0.25, gt=0, le=10)
     #: seconds a client has to send a whole request body
     body_read_timeout: float = Field(default=15.0, gt=0, le=3600)
+    #: seconds a client has to send a request's head (line and headers), from the connection's
+    #: start or the previous response
+    header_read_timeout: float = Field(default=10.0, gt=0, le=3600)
+    #: HTTP connections one client address may hold open at once (per process)
+    max_connections_per_client: int = Field(default=50, ge=1)
+    #: Host names (any port) answered in protected mode (no keys); ``*``: any
+    allowed_hosts: str = "localhost,127.0.0.1,[::1]"
     migrate_on_start: bool = True
     db_pool_min: int = Field(default=2, ge=0)
     db_pool_max: int = Field(default=20, ge=1)

@@ -117,6 +117,11 @@ def test_serve_on_the_embedded_default_answers_http(tmp_path: Path) -> None:
         assert (tmp_path / "pliers.db").exists()
         docs = httpx.get(f"{base}/openapi.json")
         assert "/v1/events/events" in docs.json()["paths"]
+        # protected mode (no keys): a name rebound to 127.0.0.1 is not answered
+        rebound = httpx.get(f"{base}/v1/forms/forms", headers={"Host": "evil.example:8000"})
+        assert rebound.status_code == 421
+        assert rebound.json()["error"]["code"] == "HOST_NOT_ALLOWED"
+        assert httpx.get(f"{base}/health", headers={"Host": f"localhost:{port}"}).is_success
     finally:
         server.terminate()
         server.communicate(timeout=10)

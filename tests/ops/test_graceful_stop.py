@@ -88,7 +88,7 @@ def test_sigterm_finishes_the_request_in_flight_and_says_going_away(tmp_path: Pa
             body = json.dumps({"event": {"type": "stop.test", "aggregateId": "late"}}).encode()
             slow = socket.create_connection(("127.0.0.1", port), timeout=30)
             slow.sendall(
-                b"POST /v1/events/events HTTP/1.1\r\nHost: pliers\r\n"
+                b"POST /v1/events/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 b"Content-Type: application/json\r\n"
                 + f"Content-Length: {len(body)}\r\n\r\n".encode()
                 + body[:10]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import os
@@ -125,7 +126,7 @@ def migrate(status: bool = False, **overrides: Any) -> None:
 _SERVER_ONLY = {
     "host", "port", "workers", "max_body_bytes", "access_log", "shutdown_timeout",
     "metrics_sample_seconds", "stream_buffer", "stream_max_message_bytes", "stream_poll_interval",
-    "dispatcher_enabled",
+    "dispatcher_enabled", "header_read_timeout", "max_connections_per_client", "allowed_hosts",
 }  # fmt: skip
 _RELOAD = inspect.Parameter(
     "reload",
@@ -152,12 +153,14 @@ def serve(reload: bool = False, **overrides: Any) -> None:
             asyncio.run(_migrate(settings))
         else:
             asyncio.run(_check(settings))
-        protected_mode(settings)
+        protected = protected_mode(settings)
     except PliersError as e:
         raise _fail(e.message) from None
     _export(settings, **overrides)
 
     import uvicorn
+
+    from pliers.api.connections import GuardedHTTP, connection_rules
 
     log.info(
         "Pliers %s on http://%s:%d (%s, %d worker(s))",
@@ -180,6 +183,10 @@ def serve(reload: bool = False, **overrides: Any) -> None:
             access_log=False,  # Pliers writes the access line, with the request id and route
             timeout_graceful_shutdown=settings.shutdown_timeout,
             ws_max_size=settings.max_body_bytes,
+            # connections per client address, the request head's deadline, the Host check
+            http=functools.partial(  # type: ignore[arg-type]  # uvicorn calls it like a class
+                GuardedHTTP, rules=connection_rules(settings, protected=protected)
+            ),
             # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; Pliers only from the
             # proxies it is told to trust (the rate limits count by client address)
             proxy_headers=bool(settings.trusted_proxy_list),

@@ -162,10 +162,13 @@ async def authentication_on(settings: Settings) -> bool:
         await adapters.close()
 
 
-def protected_mode(settings: Settings) -> None:
-    """Refuse to serve openly beyond loopback; warn once when serving openly on it."""
+def protected_mode(settings: Settings) -> bool:
+    """Refuse to serve openly beyond loopback; warn once when serving openly on it.
+
+    True when the server will serve in protected mode (authentication off, loopback only).
+    """
     if asyncio.run(authentication_on(settings)):
-        return
+        return False
     if not is_loopback(settings.host):
         raise _fail(
             f"refusing to listen on {settings.host} with authentication off: set "
@@ -177,3 +180,4 @@ def protected_mode(settings: Settings) -> None:
         "authentication is off: anyone on this machine can use the API; listening on "
         "loopback only (set PLIERS_ADMIN_KEY to serve beyond it)"
     )
+    return True

@@ -155,6 +155,7 @@ class Runtime:
             pool_min=settings.db_pool_min,
             pool_max=settings.db_pool_max,
             db_timeout=settings.db_timeout,
+            migrate_timeout=settings.migrate_timeout,
         )
         runtime = cls.for_adapters(settings, adapters)
         runtime._closers.insert(0, adapters.close)  # closed last, after what reads from it

@@ -81,9 +81,13 @@ class Settings(BaseSettings):
     #: Host names (any port) answered in protected mode (no keys); ``*``: any
     allowed_hosts: str = "localhost,127.0.0.1,[::1]"
     migrate_on_start: bool = True
+    #: seconds applying the pending migrations may take (PostgreSQL), waiting for another
+    #: process's migration included; then start-up (or ``pliers migrate``) fails
+    migrate_timeout: float = Field(default=60.0, gt=0, le=86400)
     db_pool_min: int = Field(default=2, ge=0)
     db_pool_max: int = Field(default=20, ge=1)
-    #: seconds one use of a PostgreSQL connection may last before the request gets 503
+    #: seconds one use of a PostgreSQL connection, or one wait for SQLite's write lock, may last
+    #: before the request gets 503
     db_timeout: float = Field(default=5.0, gt=0, le=600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     #: ``text`` for a person, ``json`` for a log pipeline (one object per line)

@@ -125,3 +125,47 @@ def test_serve_on_the_embedded_default_answers_http(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+@pytest.mark.integration
+async def test_migrate_fails_within_its_timeout_while_another_holds_the_lock(
+    pliers_db: TestDatabase,
+) -> None:
+    """A migrator that never finishes (hung, or holding the lock) fails start-up in bounded time."""
+    from pliers.storage.postgres.events import _MIGRATION_LOCK
+
+    await pliers_db.connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        started = time.monotonic()
+        result = run(
+            "migrate", "--database-url", pliers_db.url, env={"PLIERS_MIGRATE_TIMEOUT": "1"}
+        )
+        took = time.monotonic() - started
+    finally:
+        await pliers_db.connection.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    assert result.returncode == 1
+    assert "PLIERS_MIGRATE_TIMEOUT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert took < 15
+
+
+def test_migrate_on_a_locked_sqlite_file_fails_within_the_db_timeout(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")  # as every Pliers database is after its first start
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, held
+    try:
+        started = time.monotonic()
+        result = run(
+            "migrate", env={"PLIERS_DATABASE_URL": f"sqlite:///{path}", "PLIERS_DB_TIMEOUT": "0.5"}
+        )
+        took = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode != 0
+    assert "database is locked" in result.stderr
+    assert took < 15

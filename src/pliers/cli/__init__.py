@@ -83,7 +83,14 @@ def _export(settings: Settings, **overrides: object) -> None:
 
 
 async def _migrate(settings: Settings) -> list[str]:
-    adapters = await open_backend(settings.database_url, migrate=False, pool_min=1, pool_max=2)
+    adapters = await open_backend(
+        settings.database_url,
+        migrate=False,
+        pool_min=1,
+        pool_max=2,
+        db_timeout=settings.db_timeout,
+        migrate_timeout=settings.migrate_timeout,
+    )
     try:
         return await adapters.store.migrate()
     finally:
@@ -220,7 +227,9 @@ def _metrics_dir(workers: int) -> Iterator[None]:
 
 
 async def _migration_status(settings: Settings) -> list[migrations.MigrationStatus]:
-    adapters = await open_backend(settings.database_url, migrate=False, pool_min=1, pool_max=1)
+    adapters = await open_backend(
+        settings.database_url, migrate=False, pool_min=1, pool_max=1, db_timeout=settings.db_timeout
+    )
     try:
         applied = await adapters.store.applied_migrations()
     finally:
@@ -252,7 +261,9 @@ def _show_status(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> None:
-    adapters = await open_backend(settings.database_url, migrate=False, pool_min=1, pool_max=1)
+    adapters = await open_backend(
+        settings.database_url, migrate=False, pool_min=1, pool_max=1, db_timeout=settings.db_timeout
+    )
     try:
         await adapters.store.ping()
     finally:

@@ -57,7 +57,12 @@ def _run(settings: Settings, work: Callable[[KeyService], Awaitable[T]]) -> T:
 
     async def run() -> T:
         adapters = await open_backend(
-            settings.database_url, migrate=settings.migrate_on_start, pool_min=1, pool_max=2
+            settings.database_url,
+            migrate=settings.migrate_on_start,
+            pool_min=1,
+            pool_max=2,
+            db_timeout=settings.db_timeout,
+            migrate_timeout=settings.migrate_timeout,
         )
         try:
             return await work(KeyService(adapters.keys, admin_key=None, cache_seconds=0))
@@ -155,7 +160,9 @@ async def authentication_on(settings: Settings) -> bool:
     """Will the server ask for keys: an admin key is set, or a key exists?"""
     if settings.admin_key is not None:
         return True
-    adapters = await open_backend(settings.database_url, migrate=False, pool_min=1, pool_max=1)
+    adapters = await open_backend(
+        settings.database_url, migrate=False, pool_min=1, pool_max=1, db_timeout=settings.db_timeout
+    )
     try:
         return await adapters.keys.exists()
     finally:

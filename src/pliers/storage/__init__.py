@@ -19,10 +19,13 @@ async def open_backend(
     pool_min: int = 2,
     pool_max: int = 20,
     db_timeout: float | None = None,
+    migrate_timeout: float | None = None,
 ) -> Adapters:
     """Connect to the database ``url`` names, applying migrations unless told not to.
 
-    ``db_timeout`` bounds each use of a PostgreSQL connection (``PLIERS_DB_TIMEOUT``).
+    ``db_timeout`` bounds each use of a PostgreSQL connection and each wait for SQLite's write
+    lock (``PLIERS_DB_TIMEOUT``); ``migrate_timeout`` bounds applying the migrations
+    (``PLIERS_MIGRATE_TIMEOUT``, PostgreSQL).
 
     Raises :class:`pliers.errors.ConfigurationError` for a bad URL and
     :class:`pliers.errors.ServiceUnavailable` when the database cannot be reached.
@@ -32,12 +35,17 @@ async def open_backend(
         from pliers.storage import postgres
 
         return await postgres.connect(
-            url, min_size=pool_min, max_size=pool_max, migrate=migrate, db_timeout=db_timeout
+            url,
+            min_size=pool_min,
+            max_size=pool_max,
+            migrate=migrate,
+            db_timeout=db_timeout,
+            migrate_timeout=migrate_timeout,
         )
     from pliers.storage import sqlite
 
     assert target.sqlite_path is not None  # parse sets it for every sqlite URL
-    return await sqlite.connect(target.sqlite_path, migrate=migrate)
+    return await sqlite.connect(target.sqlite_path, migrate=migrate, lock_timeout=db_timeout)
 
 
 __all__ = ["Adapters", "open_backend"]

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from pliers.storage.adapters import Adapters
-from pliers.storage.postgres.events import DEFAULT_TIMEOUT, PostgresEventStore, apply_migrations
+from pliers.storage.postgres.events import (
+    DEFAULT_MIGRATE_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    PostgresEventStore,
+    apply_migrations,
+)
 from pliers.storage.postgres.forms import PostgresFormRecords
 from pliers.storage.postgres.keys import PostgresKeyStore
 from pliers.storage.postgres.outbox import PostgresOutboxStore
@@ -28,6 +33,7 @@ async def connect(
     max_size: int = 20,
     migrate: bool = True,
     db_timeout: float | None = None,
+    migrate_timeout: float | None = None,
 ) -> Adapters:
     """Open a pool on ``url`` (migrating unless told not to) and build every adapter on it.
 
@@ -39,6 +45,7 @@ async def connect(
         max_size=max_size,
         migrate=migrate,
         db_timeout=db_timeout or DEFAULT_TIMEOUT,
+        migrate_timeout=migrate_timeout or DEFAULT_MIGRATE_TIMEOUT,
     )
     return adapters(store)
 

@@ -194,23 +194,36 @@ class PostgresTransaction:
 
 #: Default of ``PLIERS_DB_TIMEOUT``.
 DEFAULT_TIMEOUT = 5.0
+#: seconds applying the pending migrations may take (``PLIERS_MIGRATE_TIMEOUT``)
+DEFAULT_MIGRATE_TIMEOUT = 60.0
 
 
 def _reason(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
+def _timed_out(seconds: float, setting: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"the database did not answer within {seconds:g} s ({setting})")
+
+
 class PostgresEventStore:
     backend = "postgres"
 
     def __init__(
-        self, pool: asyncpg.Pool, url: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        pool: asyncpg.Pool,
+        url: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        migrate_timeout: float = DEFAULT_MIGRATE_TIMEOUT,
     ) -> None:
         self.pool = pool
         #: where the pool connects; for connections of their own (LISTEN)
         self.url = url
         #: seconds one use of a pooled connection may last, its acquisition included
         self.timeout = timeout
+        #: seconds :meth:`migrate` may take, waiting for another migrator included
+        self.migrate_timeout = migrate_timeout
         self._group = AppendGroups(self.connection)
 
     @classmethod
@@ -222,6 +235,7 @@ class PostgresEventStore:
         max_size: int = 20,
         migrate: bool = True,
         db_timeout: float = DEFAULT_TIMEOUT,
+        migrate_timeout: float = DEFAULT_MIGRATE_TIMEOUT,
     ) -> PostgresEventStore:
         try:
             pool = await asyncpg.create_pool(
@@ -245,9 +259,13 @@ class PostgresEventStore:
             ) from e
         except (asyncpg.PostgresError, ValueError) as e:
             raise ConfigurationError(f"PostgreSQL at {_where(url)} refused: {e}") from e
-        store = cls(pool, url, timeout=db_timeout)
+        store = cls(pool, url, timeout=db_timeout, migrate_timeout=migrate_timeout)
         if migrate:
-            await store.migrate()
+            try:
+                await store.migrate()
+            except BaseException:
+                await store.close()
+                raise
         return store
 
     async def applied_migrations(self) -> dict[str, tuple[str, str]]:
@@ -260,16 +278,27 @@ class PostgresEventStore:
         return {r["name"]: (r["checksum"], r["at"]) for r in rows}
 
     async def migrate(self) -> list[str]:
-        """Apply the migrations not yet recorded; returns the names applied."""
-        return await apply_migrations(self.pool)
+        """Apply the migrations not yet recorded; returns the names applied.
+
+        Within :attr:`migrate_timeout` seconds (a hung server, or another process holding the
+        migration lock that long), or the connection is closed under the migration, whose
+        transaction PostgreSQL then rolls back, and :class:`ServiceUnavailable` names the setting.
+        """
+        async with self.connection(
+            lasting=self.migrate_timeout, setting="PLIERS_MIGRATE_TIMEOUT"
+        ) as conn:
+            return await apply_migrations(conn)
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Conn]:
+    async def connection(
+        self, *, lasting: float | None = None, setting: str = "PLIERS_DB_TIMEOUT"
+    ) -> AsyncIterator[Conn]:
         """A pooled connection; failing to get one means the database is unavailable.
 
         The whole use, from asking the pool to giving the connection back, lasts at most
-        :attr:`timeout` seconds: then the connection is closed under whatever waits on it, and
-        the caller gets :class:`ServiceUnavailable`. A per-statement timeout would not do: a
+        :attr:`timeout` seconds (or ``lasting``, which ``setting`` configures): then the
+        connection is closed under whatever waits on it, and the caller gets
+        :class:`ServiceUnavailable`. A per-statement timeout would not do: a
         statement that timed out is followed by a ROLLBACK and a release, each of which waits
         on the same silent server (a stopped PostgreSQL answered nothing for 40 s).
 
@@ -277,9 +306,10 @@ class PostgresEventStore:
         state on it (SET, LISTEN, advisory locks).
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
+        seconds = self.timeout if lasting is None else lasting
+        deadline = loop.time() + seconds
         try:
-            conn = await self.pool.acquire(timeout=self.timeout)
+            conn = await self.pool.acquire(timeout=min(self.timeout, seconds))
         except Exception as e:
             raise ServiceUnavailable(f"the database is unreachable: {_reason(e)}") from e
         expired = False
@@ -299,20 +329,15 @@ class PostgresEventStore:
             with contextlib.suppress(asyncpg.InterfaceError):
                 conn.terminate()
             if expired and not isinstance(e, asyncio.CancelledError):
-                raise self._timed_out() from e
+                raise _timed_out(seconds, setting) from e
             raise
         except Exception as e:
             if expired:
-                raise self._timed_out() from e
+                raise _timed_out(seconds, setting) from e
             raise
         finally:
             watchdog.cancel()
             await self.pool.release(conn)
-
-    def _timed_out(self) -> ServiceUnavailable:
-        return ServiceUnavailable(
-            f"the database did not answer within {self.timeout:g} s (PLIERS_DB_TIMEOUT)"
-        )
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Rows of one read, on a pooled connection, with errors translated.
@@ -379,7 +404,12 @@ class PostgresEventStore:
         await self.fetch("SELECT 1")
 
     async def close(self) -> None:
-        await self.pool.close()
+        """Close the pool: gracefully within :attr:`timeout`, else at once."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.pool.close()
+        except TimeoutError:
+            self.pool.terminate()
 
 
 async def apply_migrations(pool_or_conn: asyncpg.Pool | Conn) -> list[str]:

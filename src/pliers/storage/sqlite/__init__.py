@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pliers.storage.adapters import Adapters
+from pliers.storage.sqlite.errors import translated
 from pliers.storage.sqlite.events import SqliteEventStore
 from pliers.storage.sqlite.forms import SqliteFormRecords
 from pliers.storage.sqlite.keys import SqliteKeyStore
@@ -24,9 +25,31 @@ def adapters(store: SqliteEventStore) -> Adapters:
     )
 
 
-async def connect(path: Path | str, *, migrate: bool = True) -> Adapters:
-    """Open the database file at ``path`` (migrating unless told not to) with every adapter."""
-    return adapters(await SqliteEventStore.connect(path, migrate=migrate))
+#: seconds a statement waits for another connection's write lock (``PLIERS_DB_TIMEOUT``)
+DEFAULT_LOCK_TIMEOUT = 5.0
+
+
+async def connect(
+    path: Path | str, *, migrate: bool = True, lock_timeout: float | None = None
+) -> Adapters:
+    """Open the database file at ``path`` (migrating unless told not to) with every adapter.
+
+    A statement that finds the database locked by another connection (another process: a
+    ``pliers migrate``, a backup, a ``pliers worker``) waits ``lock_timeout`` seconds at most; then
+    it fails as "database is locked", which the request answers with 503.
+    """
+    store = await SqliteEventStore.connect(path, migrate=False)
+    waits = f"PRAGMA busy_timeout={round((lock_timeout or DEFAULT_LOCK_TIMEOUT) * 1000)}"
+    for conn in (store._writer, store._reader):  # the store's two connections
+        await conn.execute(waits)
+    if migrate:
+        try:
+            async with translated():  # locked past the wait: unavailable, with the reason
+                await store.migrate()
+        except BaseException:
+            await store.close()
+            raise
+    return adapters(store)
 
 
 __all__ = [

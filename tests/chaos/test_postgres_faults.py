@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 
@@ -11,6 +15,7 @@ import pytest
 from chaos_services import Postgres
 
 from pliers.api.app import create_app
+from pliers.storage.postgres.listen import listen_forever
 from pliers.testing import EventFactory, FormBuilder, running_runtime, serve
 
 pytestmark = pytest.mark.chaos
@@ -101,3 +106,69 @@ async def test_a_stopped_postgres_gives_503_at_once_then_recovers_when_started(
         )
         print(f"recovered {recovered:.2f} s after the start")
         assert recovered < 5
+
+
+async def test_a_listening_connection_finds_a_hung_postgres_and_listens_again(
+    postgres: Postgres,
+) -> None:
+    """The LISTEN connection (queued mail, key changes) notices a silent server by its bounded
+    heartbeat, instead of waiting on it for ever, and listens again once it answers."""
+    events: list[tuple[str, float]] = []
+    listening, lost = asyncio.Event(), asyncio.Event()
+
+    def mark(what: str) -> None:
+        events.append((what, time.monotonic()))
+        {"listening": listening, "lost": lost}[what].set()
+
+    task = asyncio.create_task(
+        listen_forever(
+            postgres.url,
+            "pliers_chaos",
+            notice=lambda: None,
+            listening=lambda: mark("listening"),
+            lost=lambda: mark("lost"),
+            call_timeout=0.5,
+            what="chaos notices",
+            heartbeat=0.3,
+        )
+    )
+    try:
+        await asyncio.wait_for(listening.wait(), 10)
+        with postgres.hung():
+            hung_at = time.monotonic()
+            await asyncio.wait_for(lost.wait(), 10)
+        lost_after = next(at for what, at in events if what == "lost") - hung_at
+        listening.clear()
+        resumed = time.monotonic()
+        await asyncio.wait_for(listening.wait(), 15)
+        print(
+            f"\nhung PostgreSQL: listener lost after {lost_after:.2f} s, "
+            f"listening again {time.monotonic() - resumed:.2f} s after SIGCONT"
+        )
+        assert lost_after < 0.3 + 0.5 + 1.0
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def test_start_up_on_a_hung_postgres_fails_in_bounded_time_with_one_line(
+    postgres: Postgres,
+) -> None:
+    env = {**os.environ, "PLIERS_DATABASE_URL": postgres.url, "PLIERS_DB_TIMEOUT": "1"}
+    with postgres.hung():
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "pliers", "serve", "--port", "0"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        took = time.monotonic() - started
+    print(f"\nstart-up on a hung PostgreSQL: exit {done.returncode} after {took:.1f} s")
+    assert done.returncode == 1
+    assert "PostgreSQL" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert took < 10

@@ -156,8 +156,8 @@ async def _all_failed(rt: Runtime) -> bool:
 async def test_listening_is_tried_again_while_the_database_cannot_be_reached(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level("WARNING", logger="pliers.storage.postgres.outbox")
-    unreachable = SimpleNamespace(url="postgresql://postgres@127.0.0.1:1/pliers")
+    caplog.set_level("WARNING", logger="pliers.storage.postgres.listen")
+    unreachable = SimpleNamespace(url="postgresql://postgres@127.0.0.1:1/pliers", timeout=5.0)
     woke: list[None] = []
     watching = asyncio.create_task(
         PostgresOutboxStore(cast(PostgresEventStore, unreachable)).watch(lambda: woke.append(None))

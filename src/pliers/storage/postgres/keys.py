@@ -7,8 +7,6 @@ key revoked by any server process or by ``pliers keys revoke`` is refused by all
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
@@ -18,12 +16,11 @@ from pliers.keys.model import ApiKey
 from pliers.keys.store import KeyWatch
 from pliers.storage.postgres.errors import translated
 from pliers.storage.postgres.events import PostgresEventStore
+from pliers.storage.postgres.listen import listen_forever
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "pliers_keys"
-#: Longest pause between two attempts to listen again after the connection was lost (seconds).
-MAX_BACKOFF = 30.0
 _COLUMNS = "id, name, scopes, digest, created_at, expires_at, revoked_at"
 
 
@@ -89,33 +86,16 @@ class PostgresKeyStore:
         return bool(rows[0]["found"])
 
     async def watch(self, watch: KeyWatch) -> None:
-        """Listen on a connection of its own (a pooled one would carry the ``LISTEN`` to whoever
-        acquires it next); after losing it, listen again after a growing pause."""
+        """Tell ``watch`` of every key created or revoked by any process, until cancelled
+        (on a connection of its own: see :mod:`pliers.storage.postgres.listen`)."""
         if self.store.url is None:
             return  # a store built on a pool alone: remembered keys expire after a while
-        delay = 1.0
-        while True:
-            try:
-                await self._listen(self.store.url, watch)
-            except Exception as e:  # whatever it was, keys are looked up again; retry
-                log.warning("cannot listen for key changes (%s); trying again in %.0f s", e, delay)
-                delay = min(delay * 2, MAX_BACKOFF)
-            else:
-                log.warning("lost the connection listening for key changes; listening again")
-                delay = 1.0
-            finally:
-                watch.lost()
-            await asyncio.sleep(delay)
-
-    @staticmethod
-    async def _listen(url: str, watch: KeyWatch) -> None:
-        conn = await asyncpg.connect(url, timeout=10)
-        try:
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn: lost.set())
-            await conn.add_listener(CHANNEL, lambda *_notice: watch.changed())
-            watch.listening()
-            await lost.wait()
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(conn.close(timeout=2))
+        await listen_forever(
+            self.store.url,
+            CHANNEL,
+            notice=watch.changed,
+            listening=watch.listening,
+            lost=watch.lost,
+            call_timeout=self.store.timeout,
+            what="key changes",
+        )

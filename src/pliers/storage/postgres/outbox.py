@@ -10,27 +10,23 @@ there is committed mail to claim, and never for mail that was rolled back.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
-import stamina
 
 from pliers.events.store import Transaction
 from pliers.notifications.outbox import NewNotification, Notification, Status
 from pliers.storage.postgres.errors import translated
 from pliers.storage.postgres.events import PostgresEventStore
+from pliers.storage.postgres.listen import listen_forever
 
 log = logging.getLogger(__name__)
 
 #: The channel a commit that queued mail notifies; the payload is the number of rows queued.
 CHANNEL = "pliers_outbox"
-#: Longest wait between two attempts to listen again after the connection was lost (seconds).
-MAX_BACKOFF = 30.0
 _ENQUEUE = f"""
 WITH queued AS (
     INSERT INTO notifications (id, submission_id, form_id, channel, recipients, subject, body, html)
@@ -92,49 +88,19 @@ class PostgresOutboxStore:
     async def watch(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` whenever any process commits queued mail, until cancelled.
 
-        Listens on a connection of its own (a pooled one would carry the ``LISTEN`` to whoever
-        acquires it next). When that connection is lost it listens again, after a growing pause,
-        and wakes once on success: mail committed in between is due by then.
+        Listens on a connection of its own (see :mod:`pliers.storage.postgres.listen`), and
+        wakes once each time the listening starts again: mail committed in between is due by then.
         """
         if self.store.url is None:
             return  # a store built on a pool alone: the dispatcher's poll finds the mail
-        url = self.store.url
-        while True:
-            # whatever failed, the poll goes on and this tries again
-            async for attempt in stamina.retry_context(
-                on=Exception,
-                attempts=None,
-                timeout=None,
-                wait_initial=1.0,
-                wait_max=MAX_BACKOFF,
-                wait_jitter=0.5,
-            ):
-                with attempt:
-                    try:
-                        await self._listen(url, wake)
-                    except Exception as e:
-                        log.warning(
-                            "cannot listen for queued mail (%s); trying again in %.0f s",
-                            e,
-                            attempt.next_wait,
-                        )
-                        raise
-            log.warning("lost the connection listening for queued mail; listening again")
-            await asyncio.sleep(1.0)
-
-    @staticmethod
-    async def _listen(url: str, wake: Callable[[], None]) -> None:
-        """LISTEN on a new connection, waking on each notice; returns once it is lost."""
-        conn = await asyncpg.connect(url, timeout=10)
-        try:
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn: lost.set())
-            await conn.add_listener(CHANNEL, lambda *_notice: wake())
-            wake()
-            await lost.wait()
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(conn.close(timeout=2))
+        await listen_forever(
+            self.store.url,
+            CHANNEL,
+            notice=wake,
+            listening=wake,
+            call_timeout=self.store.timeout,
+            what="queued mail",
+        )
 
     async def claim(self, limit: int, lease_seconds: float) -> list[Notification]:
         async with self.store.connection() as conn, translated():

@@ -12,6 +12,8 @@ import redis.asyncio as aioredis
 from chaos_services import Redis
 
 from pliers.api.app import create_app
+from pliers.broker.redis import SUBSCRIBE_TIMEOUT, RedisBroker
+from pliers.errors import BrokerUnavailable
 from pliers.testing import EventFactory, FormBuilder, TestDatabase, running_runtime, serve
 
 pytestmark = pytest.mark.chaos
@@ -125,3 +127,20 @@ async def test_a_stopped_redis_degrades_then_recovers_without_a_restart(
             assert await raw.exists(f"pliers:forms:{form_id}:current")  # caching again
         finally:
             await raw.aclose()
+
+
+async def test_subscribing_to_a_hung_redis_fails_in_bounded_time(redis_server: Redis) -> None:
+    """The live stream's listener gives up on a Redis that never confirms, and tries again."""
+    broker = RedisBroker.from_url(redis_server.url)
+    try:
+        with redis_server.hung():
+            started = time.monotonic()
+            with pytest.raises(BrokerUnavailable):
+                await asyncio.wait_for(broker.listen(), 30)
+            took = time.monotonic() - started
+        print(f"\nsubscribing to a hung Redis failed after {took:.2f} s")
+        assert took < SUBSCRIBE_TIMEOUT + 2
+        listener = await broker.listen()  # answered again
+        await listener.close()
+    finally:
+        await broker.close()

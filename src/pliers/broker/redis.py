@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -14,6 +15,8 @@ from pliers.errors import BrokerUnavailable
 
 #: How long one wait for a message lasts before checking the connection again (seconds).
 _POLL = 1.0
+#: How long subscribing may take, the server's confirmation included (seconds).
+SUBSCRIBE_TIMEOUT = 3.0
 
 
 class RedisListener:
@@ -63,14 +66,17 @@ class RedisBroker:
     async def listen(self) -> RedisListener:
         pubsub = self._client.pubsub()
         try:
-            await pubsub.subscribe(self._channel)
-            # wait for the confirmation so that notices published from now on are heard
-            while (await pubsub.get_message(timeout=_POLL)) is None:
-                pass
-        except (RedisError, OSError) as e:
+            # a hung Redis accepts the connection and never confirms: bounded
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await pubsub.subscribe(self._channel)
+                # wait for the confirmation so that notices published from now on are heard
+                while (await pubsub.get_message(timeout=_POLL)) is None:
+                    pass
+        except (RedisError, OSError, TimeoutError) as e:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
-            raise BrokerUnavailable(f"Redis subscribe failed: {e}") from e
+            reason = str(e) or f"no confirmation within {SUBSCRIBE_TIMEOUT:g} s"
+            raise BrokerUnavailable(f"Redis subscribe failed: {reason}") from e
         return RedisListener(pubsub, self._channel)
 
     async def ping(self) -> None:

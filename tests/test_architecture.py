@@ -10,13 +10,25 @@ import pytest
 
 DOMAIN_MODULES = ["pliers.errors", "pliers.events.model", "pliers.events.sequencing"]
 INFRASTRUCTURE = {"fastapi", "starlette", "uvicorn", "asyncpg", "aiosqlite", "redis", "httpx"}
+SERVER = INFRASTRUCTURE - {"httpx"}
 
 
-@pytest.mark.parametrize("module", DOMAIN_MODULES)
-def test_domain_module_imports_no_infrastructure(module: str) -> None:
+def loaded_packages(module: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds after importing `module`."""
     probe = (
         f"import json, sys; import {module}; "
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     )
-    loaded = set(json.loads(subprocess.check_output([sys.executable, "-c", probe], text=True)))
-    assert loaded & INFRASTRUCTURE == set()
+    return set(json.loads(subprocess.check_output([sys.executable, "-c", probe], text=True)))
+
+
+@pytest.mark.parametrize("module", DOMAIN_MODULES)
+def test_domain_module_imports_no_infrastructure(module: str) -> None:
+    assert loaded_packages(module) & INFRASTRUCTURE == set()
+
+
+@pytest.mark.parametrize("module", ["pliers.client", "pliers.cli.tail"])
+def test_the_client_loads_no_server(module: str) -> None:
+    """A program that only talks to Pliers (the client, `pliers events tail`) starts without the
+    web framework, the database drivers or Redis."""
+    assert loaded_packages(module) & SERVER == set()

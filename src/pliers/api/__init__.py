@@ -1,5 +1,1 @@
-"""The HTTP and WebSocket layer."""
-
-from pliers.api.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP and WebSocket layer: `pliers.api.app.create_app` builds the application."""

@@ -194,6 +194,9 @@ class Hub:
                             down = True
                         raise
             assert listener is not None  # the retries end only with a listener, or by returning
+            if self._closing:  # close() began while subscribing, its cancel maybe lost
+                await listener.close()
+                return
             if down:
                 log.info("broker reachable again: live fan-out resumed")
                 down = False

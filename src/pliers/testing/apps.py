@@ -17,25 +17,35 @@ from pliers.runtime import Runtime
 from pliers.settings import Settings
 
 
-@asynccontextmanager
-async def running_runtime(database_url: str, **settings: Any) -> AsyncIterator[Runtime]:
-    """A started :class:`Runtime` on ``database_url`` with small pools, closed on exit.
-
-    Services outside the test (Redis, the mail provider) are used only when given here, never
-    picked up from a developer's ``PLIERS_*`` environment: no test mails a real address.
-    """
+def runtime_settings(database_url: str, **settings: Any) -> Settings:
+    """Settings for a runtime in a test: small pools, and services outside the test (Redis, the
+    mail provider) only when given here, never picked up from a developer's ``PLIERS_*``
+    environment: no test mails a real address."""
     defaults: dict[str, Any] = {
         "db_pool_min": 1,
         "db_pool_max": 5,
         "redis_url": None,
         "sendgrid_api_key": None,
     }
-    config = Settings(**{**defaults, **settings, "database_url": database_url})
-    runtime = await Runtime.start(config)
+    return Settings(**{**defaults, **settings, "database_url": database_url})
+
+
+@asynccontextmanager
+async def started_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """A started :class:`Runtime` on ``settings``, closed on exit."""
+    runtime = await Runtime.start(settings)
     try:
         yield runtime
     finally:
         await runtime.close()
+
+
+@asynccontextmanager
+async def running_runtime(database_url: str, **settings: Any) -> AsyncIterator[Runtime]:
+    """A started :class:`Runtime` on ``database_url`` with small pools, closed on exit
+    (settings as :func:`runtime_settings` makes them)."""
+    async with started_runtime(runtime_settings(database_url, **settings)) as runtime:
+        yield runtime
 
 
 @asynccontextmanager

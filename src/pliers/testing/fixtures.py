@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from pliers.runtime import Runtime
+    from pliers.settings import Settings
     from pliers.testing.apps import LiveServer
     from pliers.testing.email import MockEmailProvider
     from pliers.testing.factories import EventFactory, FormBuilder
@@ -38,6 +39,7 @@ _POOL: pytest.StashKey[DatabasePool | UnavailableError] = pytest.StashKey()
 _SERVER: pytest.StashKey[SharedServer] = pytest.StashKey()
 _FAILED = pytest.StashKey[bool]()
 _DATABASE = pytest.StashKey[tuple[str, str]]()
+_SETTINGS: pytest.StashKey[Settings] = pytest.StashKey()
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -249,15 +251,32 @@ def pliers_admin_key() -> str:
 
 @pytest.fixture
 async def pliers_runtime(
-    pliers_db_url: str, pliers_cache: TestCache, pliers_admin_key: str
+    request: pytest.FixtureRequest,
+    pliers_postgres: DatabasePool,
+    pliers_db_url: str,
+    pliers_cache: TestCache,
+    pliers_admin_key: str,
 ) -> AsyncIterator[Runtime]:
     """A started runtime on this test's database and Redis database (cache and fan-out), with
     ``pliers_admin_key`` as its admin key."""
-    from pliers.testing.apps import running_runtime
+    from pydantic import SecretStr
 
-    async with running_runtime(
-        pliers_db_url, redis_url=pliers_cache.url, admin_key=pliers_admin_key
-    ) as runtime:
+    from pliers.testing.apps import runtime_settings, started_runtime
+
+    if _SETTINGS not in request.config.stash:
+        # validated once: the settings of one test's runtime differ from the next one's only
+        # in what names the test's own database, Redis database and key
+        request.config.stash[_SETTINGS] = runtime_settings(
+            "postgresql://", migrate_on_start=not pliers_postgres.recipe.pliers_schema
+        )
+    settings = request.config.stash[_SETTINGS].model_copy(
+        update={
+            "database_url": pliers_db_url,
+            "redis_url": pliers_cache.url,
+            "admin_key": SecretStr(pliers_admin_key),
+        }
+    )
+    async with started_runtime(settings) as runtime:
         yield runtime
 
 
@@ -324,11 +343,11 @@ async def pliers_cache(request: pytest.FixtureRequest) -> AsyncIterator[TestCach
     import redis
 
     from pliers.testing import services
-    from pliers.testing.redis import TestCache, claim_database, release_database, with_index
+    from pliers.testing.redis import TestCache, with_index
 
     server_url = _redis_server(request.config)
     try:
-        index, token = await claim_database(server_url, request.config.stash[_RUN])
+        index = request.config.stash[_PRESENCE].database()
     except (OSError, redis.RedisError) as e:
         services.unavailable("Redis", f"{server_url}: {e}", services.REDIS_HOW)
     cache = TestCache(with_index(server_url, index), index)
@@ -338,7 +357,6 @@ async def pliers_cache(request: pytest.FixtureRequest) -> AsyncIterator[TestCach
     finally:
         await cache.flushdb()
         await cache.aclose()
-        await release_database(server_url, index, token)
 
 
 @pytest.fixture

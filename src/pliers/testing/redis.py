@@ -1,4 +1,5 @@
-"""An isolated Redis database per test: claimed so no concurrent test or run shares it.
+"""An isolated Redis database per test: each test process claims one, so no test running at the
+same time (in another xdist worker or another run) shares it; its tests flush it in turn.
 
 A claim is a key ``pliers:test:claim:N`` in database 0 whose value names the claiming run. A run
 keeps one connection named ``pliers-test-run-<run id>`` open while it lives; claims of runs with
@@ -8,6 +9,7 @@ advisory locks). The claim's TTL is the last resort for servers that refuse ``CL
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
@@ -52,29 +54,12 @@ def claim_token(run: str | None = None) -> str:
     return f"{prefix}:{uuid.uuid4().hex}"
 
 
-async def claim_database(url: str, run: str | None = None) -> tuple[int, str]:
-    """Claim a free database index on the server at ``url``; returns (index, claim token)."""
-    token = claim_token(run)
-    client = aioredis.Redis.from_url(with_index(url, 0))
-    try:
-        for index in range(FIRST_INDEX, LAST_INDEX + 1):
-            if await client.set(CLAIM_KEY.format(index=index), token, nx=True, ex=CLAIM_SECONDS):
-                return index, token
-    finally:
-        await client.aclose()
-    raise RuntimeError(f"all Redis databases {FIRST_INDEX}-{LAST_INDEX} are claimed by other tests")
-
-
-async def release_database(url: str, index: int, token: str) -> None:
-    client = aioredis.Redis.from_url(with_index(url, 0))
-    try:
-        await client.eval(_DELETE_IF, 1, CLAIM_KEY.format(index=index), token)
-    finally:
-        await client.aclose()
-
-
 class RunPresence:
-    """This run's named connection to a Redis server: while it is open, the run's claims hold."""
+    """This run's named connection to a Redis server: while it is open, the run's claims hold.
+
+    A process claims one database for all its tests, one after the other (each test flushes it
+    before and after): a claim per test would cost every test a few round trips.
+    """
 
     def __init__(self, url: str, run: str) -> None:
         self.run = run
@@ -82,6 +67,22 @@ class RunPresence:
             with_index(url, 0), client_name=RUN_CLIENT_PREFIX + run, single_connection_client=True
         )
         self._client.ping()
+        self._claim: tuple[int, str] | None = None
+
+    def database(self) -> int:
+        """This process's database: claimed the first time, its claim's TTL renewed after."""
+        if self._claim is not None:
+            index, token = self._claim
+            self._client.expire(CLAIM_KEY.format(index=index), CLAIM_SECONDS)
+            return index
+        token = claim_token(self.run)
+        for index in range(FIRST_INDEX, LAST_INDEX + 1):
+            if self._client.set(CLAIM_KEY.format(index=index), token, nx=True, ex=CLAIM_SECONDS):
+                self._claim = (index, token)
+                return index
+        raise RuntimeError(
+            f"all Redis databases {FIRST_INDEX}-{LAST_INDEX} are claimed by other test processes"
+        )
 
     def remove_stale_claims(self) -> list[int]:
         """Delete the claims of runs that are gone; returns the indexes freed."""
@@ -107,4 +108,9 @@ class RunPresence:
         return freed
 
     def close(self) -> None:
+        """Free the claim (only while it is still this process's) and leave."""
+        if self._claim is not None:
+            index, token = self._claim
+            with contextlib.suppress(redis.RedisError, OSError):
+                self._client.eval(_DELETE_IF, 1, CLAIM_KEY.format(index=index), token)
         self._client.close()

@@ -38,6 +38,7 @@ _PRESENCE: pytest.StashKey[RunPresence] = pytest.StashKey()
 _POOL: pytest.StashKey[DatabasePool | UnavailableError] = pytest.StashKey()
 _SERVER: pytest.StashKey[SharedServer] = pytest.StashKey()
 _FAILED = pytest.StashKey[bool]()
+_FILLING = pytest.StashKey[bool]()
 _DATABASE = pytest.StashKey[tuple[str, str]]()
 _SETTINGS: pytest.StashKey[Settings] = pytest.StashKey()
 
@@ -116,9 +117,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """Start cloning as soon as the first test wanting a database is collected."""
-    if _POOL not in item.config.stash and "pliers_db_url" in getattr(item, "fixturenames", ()):
+    """Start cloning as soon as the first test wanting a database is collected (for
+    ``pliers_transaction`` alone: start the pool, which clones only the one it needs)."""
+    fixtures = getattr(item, "fixturenames", ())
+    if "pliers_transaction" in fixtures and _POOL not in item.config.stash:
         _start_pool(item.config)
+    if "pliers_db_url" in fixtures and not item.config.stash.get(_FILLING, False):
+        item.config.stash[_FILLING] = True
+        _start_pool(item.config)
+        if not isinstance(pool := item.config.stash[_POOL], Exception):
+            pool.fill()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -184,6 +192,7 @@ def pliers_db_url(request: pytest.FixtureRequest, pliers_postgres: DatabasePool)
     """The URL of a fresh database cloned from the template for this test, dropped afterwards."""
     from pliers.testing.postgres import with_database
 
+    pliers_postgres.fill()  # for a test that asked with getfixturevalue, unseen at collection
     name = pliers_postgres.acquire()
     request.node.stash[_DATABASE] = (pliers_postgres.admin_url, name)
     yield with_database(pliers_postgres.admin_url, name)

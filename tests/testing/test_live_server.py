@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
 
 import httpx
 import pytest
@@ -13,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from pliers.testing import LiveServer, serve
+from pliers.testing.sockets import listening_socket
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +104,21 @@ def test_one_server_serves_every_tests_own_app(inner: pytest.Pytester) -> None:
     ports = [m for m in re.findall(r"PORT (\d+)", result.stdout.str())]
     assert len(ports) == 3
     assert len(set(ports)) == 1
+
+
+async def test_a_test_servers_connections_send_at_once() -> None:
+    """Connections accepted on a test server's socket have Nagle's algorithm off: with it on, a
+    small response written in two parts waits for the client's delayed ACK (about 40 ms)."""
+    sock = listening_socket("127.0.0.1")
+    accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def handle(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        option = writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        accepted.set_result(option)
+        writer.close()
+
+    server = await asyncio.start_server(handle, sock=sock)
+    async with server:
+        _, writer = await asyncio.open_connection(*sock.getsockname())
+        assert await accepted == 1
+        writer.close()

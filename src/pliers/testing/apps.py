@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from starlette.types import ASGIApp
 
 from pliers.runtime import Runtime
 from pliers.settings import Settings
+from pliers.testing.sockets import listening_socket
 
 
 def runtime_settings(database_url: str, **settings: Any) -> Settings:
@@ -73,9 +73,7 @@ class LiveServer:
 @asynccontextmanager
 async def serve(app: ASGIApp, host: str = "127.0.0.1") -> AsyncIterator[LiveServer]:
     """Run ``app`` under uvicorn on a free port of ``host`` in this event loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    sock = listening_socket(host)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None)
     server = uvicorn.Server(config)

@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pliers.testing.sockets import listening_socket
+
 
 @dataclass(frozen=True)
 class ProviderCall:
@@ -179,9 +181,7 @@ class MockEmailProvider:
     # -- the server -----------------------------------------------------------------------------
 
     async def _start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
+        sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
         server = uvicorn.Server(config)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pliers.testing.apps import LiveServer
 from pliers.testing.background import BackgroundLoop
+from pliers.testing.sockets import listening_socket
 
 #: How long the server may take to start listening before the test fails.
 START_SECONDS = 30.0
@@ -33,9 +33,7 @@ class SharedServer:
         self._target: tuple[ASGIApp, asyncio.AbstractEventLoop] | None = None
         self._calls: set[concurrent.futures.Future[None]] = set()
         self._bg = BackgroundLoop("pliers-live-server")
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, 0))
+        self._socket = listening_socket(host)
         self.live = LiveServer(host, self._socket.getsockname()[1])
         config = uvicorn.Config(
             self._dispatch,

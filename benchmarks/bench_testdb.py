@@ -444,6 +444,10 @@ def main() -> None:
         f"  the live server's own share: pliers_server - pliers_app = "
         f"{p50['pliers_server'] - p50['pliers_app']:.1f} ms p50"
     )
+    print(
+        f"  the rollback fixture's own share: pliers_transaction - async, no fixture = "
+        f"{p50['pliers_transaction'] - p50['async, no fixture']:.1f} ms p50"
+    )
     base = statistics.median(results["pytest-postgresql"]["ms"])
     print(
         f"  pliers_db p50 is {base / statistics.median(results['pliers_db']['ms']):.0f}x "

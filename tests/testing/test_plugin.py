@@ -13,17 +13,21 @@ import pliers.testing
 HEAVY = ("asyncpg", "redis", "fastapi", "httpx", "uvicorn", "starlette", "pydantic")
 
 RECORD_MODULES = """
-import os, sys
+import atexit, os, sys
 
-def pytest_sessionfinish(session):
+def record():  # at exit: after the plugin's own pytest_unconfigure
     loaded = sorted(
         m for m in sys.modules
         if m.split(".")[0] in {heavy!r} or m.startswith(("pliers.runtime", "pliers.api",
-                                                          "pliers.storage"))
+                                                          "pliers.storage", "pliers.testing."))
     )
     with open(os.environ["LOADED"], "w") as f:
         f.write(" ".join(loaded))
+
+atexit.register(record)
 """
+#: what a run that uses none of the fixtures imports of the plugin
+PLUGIN_ITSELF = ["pliers.testing.fixtures", "pliers.testing.hookspecs", "pliers.testing.plugin"]
 
 
 def test_entry_point_module_imports_nothing_heavy() -> None:
@@ -42,7 +46,8 @@ def test_entry_point_module_imports_nothing_heavy() -> None:
 def test_a_run_without_its_fixtures_loads_no_driver_and_finds_no_server(
     inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """A plain test with the plugin registered: no driver, no app, no server is looked for."""
+    """A plain test with the plugin registered: no driver, no app, no server is looked for,
+    and none of the plugin's modules that do so is imported, at the start or at the end."""
     monkeypatch.setenv("LOADED", str(tmp_path / "loaded"))
     # a server lookup would fail loudly: nothing listens there and nothing may be started
     monkeypatch.setenv("PLIERS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/postgres")
@@ -53,7 +58,7 @@ def test_a_run_without_its_fixtures_loads_no_driver_and_finds_no_server(
     # respx is a plugin of this suite's environment, not the plugin's: it imports httpx itself
     result = inner.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:respx")
     result.assert_outcomes(passed=1)
-    assert (tmp_path / "loaded").read_text().split() == []
+    assert (tmp_path / "loaded").read_text().split() == PLUGIN_ITSELF
 
 
 def test_public_names_resolve() -> None:

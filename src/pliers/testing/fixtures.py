@@ -8,7 +8,6 @@ none of these fixtures pays for none of them.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
@@ -48,11 +47,8 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from pliers.testing.template import check_options
-
-    check_options(config)
     worker = getattr(config, "workerinput", None)
-    config.stash[_RUN] = worker["pliers_run"] if worker else secrets.token_hex(4)
+    config.stash[_RUN] = worker["pliers_run"] if worker else os.urandom(4).hex()
     config.stash[_OWNER] = worker["pliers_owner"] if worker else os.getpid()
 
 
@@ -81,8 +77,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         presence.close()
     if (server := config.stash.get(_SERVER, None)) is not None:
         server.close()
-    if not _is_worker(config):
-        # workers may have started throwaway servers this process never looked for
+    if not _is_worker(config) and (
+        _SERVICES in config.stash or config.pluginmanager.has_plugin("dsession")
+    ):
+        # xdist's workers may have started throwaway servers this process never looked for
         from pliers.testing.services import stop_started
 
         stop_started(config.stash[_RUN])
@@ -255,6 +253,8 @@ async def pliers_transaction(
 @pytest.fixture
 def pliers_admin_key() -> str:
     """The admin key of this test's app (authentication is on, as in production)."""
+    import secrets
+
     return secrets.token_urlsafe(32)
 
 

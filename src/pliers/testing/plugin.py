@@ -9,10 +9,13 @@ that module in turn imports drivers, the app and the servers only when a test as
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
 FIXTURES = "pliers.testing.fixtures"
+#: values of the ``pliers_schema`` ini option
+SCHEMAS = ("pliers", "none")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -57,5 +60,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    check_options(config)
     if not config.pluginmanager.has_plugin(FIXTURES):
         config.pluginmanager.register(importlib.import_module(FIXTURES), FIXTURES)
+
+
+def check_options(config: pytest.Config) -> str:
+    """Refuse misspelt template options when the run starts; returns the schema chosen."""
+    schema = str(config.getini("pliers_schema")).strip().lower() or "pliers"
+    if schema not in SCHEMAS:
+        raise pytest.UsageError(f"pliers_schema = {schema!r}: expected one of {SCHEMAS}")
+    for path in config.getini("pliers_migrations"):
+        if not Path(path).is_dir():
+            raise pytest.UsageError(f"pliers_migrations: {path} is not a directory")
+    for path in config.getini("pliers_template_inputs"):
+        if not Path(path).exists():
+            raise pytest.UsageError(f"pliers_template_inputs: {path} does not exist")
+    return schema

@@ -7,8 +7,6 @@ project's ``pytest_pliers_template`` hook. A change to any of them names a new t
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 
 import pytest
 
-SCHEMAS = ("pliers", "none")
+from pliers.testing.plugin import check_options
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,8 @@ class Recipe:
         return [f for d in self.sql_dirs for f in sorted(d.glob("*.sql"), key=lambda p: p.name)]
 
     def digest(self) -> str:
+        import hashlib
+
         h = hashlib.sha256()
         if self.pliers_schema:
             from pliers.storage import migrations
@@ -75,6 +75,7 @@ class Recipe:
             await connection.execute(path.read_text())
         if self.hook is not None:
             import asyncio
+            import inspect
 
             hook = self.hook
             # a worker thread: a synchronous implementation (Alembic) may run its own loop
@@ -82,20 +83,6 @@ class Recipe:
             for result in results:
                 if inspect.isawaitable(result):
                     await result
-
-
-def check_options(config: pytest.Config) -> str:
-    """Refuse misspelt template options when the run starts; returns the schema chosen."""
-    schema = str(config.getini("pliers_schema")).strip().lower() or "pliers"
-    if schema not in SCHEMAS:
-        raise pytest.UsageError(f"pliers_schema = {schema!r}: expected one of {SCHEMAS}")
-    for path in config.getini("pliers_migrations"):
-        if not Path(path).is_dir():
-            raise pytest.UsageError(f"pliers_migrations: {path} is not a directory")
-    for path in config.getini("pliers_template_inputs"):
-        if not Path(path).exists():
-            raise pytest.UsageError(f"pliers_template_inputs: {path} does not exist")
-    return schema
 
 
 def _files(paths: Iterable[Path]) -> list[Path]:
@@ -111,6 +98,8 @@ def _files(paths: Iterable[Path]) -> list[Path]:
 
 
 def _source(function: Callable[..., Any]) -> str:
+    import inspect
+
     try:
         return inspect.getsource(function)
     except (OSError, TypeError):

@@ -221,7 +221,8 @@ async def pliers_db(pliers_db_url: str) -> AsyncIterator[TestDatabase]:
 async def _pliers_transaction_connection(
     pliers_postgres: DatabasePool,
 ) -> AsyncIterator[asyncpg.Connection]:
-    """One database and connection per process for every ``pliers_transaction`` test."""
+    """One database and connection per process for every ``pliers_transaction`` test, inside a
+    transaction that each test's end rolls back and begins again."""
     import asyncpg
 
     from pliers.testing.postgres import with_database
@@ -229,6 +230,9 @@ async def _pliers_transaction_connection(
     name = pliers_postgres.acquire()
     conn = await asyncpg.connect(with_database(pliers_postgres.admin_url, name))
     try:
+        # asyncpg knows it is in this transaction, so a test's own conn.transaction() is a
+        # savepoint inside it
+        await conn.transaction().start()
         yield conn
     finally:
         await conn.close()
@@ -242,12 +246,9 @@ async def pliers_transaction(
     """A connection inside a transaction that is rolled back after the test, as Django's
     ``TestCase`` does: no clone per test, for tests that need no commit. The test runs in the
     session's event loop (the plugin marks it so), since the connection lives there."""
-    transaction = _pliers_transaction_connection.transaction()
-    await transaction.start()
-    try:
-        yield _pliers_transaction_connection
-    finally:
-        await transaction.rollback()
+    yield _pliers_transaction_connection
+    # what the test wrote goes, and the next test's transaction begins, in one round trip
+    await _pliers_transaction_connection.execute("ROLLBACK; BEGIN")
 
 
 @pytest.fixture

@@ -132,9 +132,12 @@ def test_database(n, pliers_db_url):
 PLIERS_TRANSACTION_TESTS = """
 import asyncio, os
 import pytest
+from recorder import note
 
 @pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
 async def test_database(n, pliers_transaction):
+    if n == 0:
+        note(await pliers_transaction.fetchval("SELECT current_database()"))
     await pliers_transaction.execute("INSERT INTO t00 (name) VALUES ('x')")
     await asyncio.sleep(float(os.environ["BENCH_WORK"]))
 """
@@ -156,9 +159,11 @@ async def test_server(n, pliers_server, pliers_db_url):
 PLIERS_APP_TESTS = """
 import asyncio, os
 import pytest
+from recorder import note
 
 @pytest.mark.parametrize("n", range(int(os.environ["BENCH_TESTS"])))
-async def test_app(n, pliers_app):
+async def test_app(n, pliers_app, pliers_db_url):
+    note(pliers_db_url.rsplit("/", 1)[1])
     await asyncio.sleep(float(os.environ["BENCH_WORK"]))
 """
 
@@ -424,16 +429,26 @@ def main() -> None:
     print(f"  pliers_db            {cold(args, ONE_PLIERS_DB, {}, 'none')}")
     print(f"  pytest-postgresql    {cold(args, ONE_PYTEST_POSTGRESQL, pgpg, 'none')}")
 
+    def settled(result: dict) -> dict:
+        """The session's result, once its databases are dropped: a session measured while the
+        last one's drops checkpoint would pay for them."""
+        asyncio.run(leftovers(admin_url, [result]))
+        return result
+
     results = {
-        "async, no fixture": run_session(ASYNC_NOTHING_TESTS, args),
-        "pliers_db": run_session(PLIERS_DB_TESTS, args),
-        "pliers_transaction": run_session(PLIERS_TRANSACTION_TESTS, args),
-        "pliers_app": run_session(PLIERS_APP_TESTS, args, count=args.server_tests, schema="pliers"),
-        "pliers_server": run_session(
-            PLIERS_SERVER_TESTS, args, count=args.server_tests, schema="pliers"
+        "async, no fixture": settled(run_session(ASYNC_NOTHING_TESTS, args)),
+        "pliers_db": settled(run_session(PLIERS_DB_TESTS, args)),
+        "pliers_transaction": settled(run_session(PLIERS_TRANSACTION_TESTS, args)),
+        "pliers_app": settled(
+            run_session(PLIERS_APP_TESTS, args, count=args.server_tests, schema="pliers")
         ),
-        "pytest-postgresql": run_session(
-            PYTEST_POSTGRESQL_TESTS, args, env=pytest_postgresql_env(admin_url, "tests")
+        "pliers_server": settled(
+            run_session(PLIERS_SERVER_TESTS, args, count=args.server_tests, schema="pliers")
+        ),
+        "pytest-postgresql": settled(
+            run_session(
+                PYTEST_POSTGRESQL_TESTS, args, env=pytest_postgresql_env(admin_url, "tests")
+            )
         ),
     }
     print("per test, setup + teardown (the fixture's share of the critical path):")
@@ -456,7 +471,9 @@ def main() -> None:
 
     print(f"wait for a clone (setup of pliers_db_url), {args.wait_tests} tests:")
     for work in (0.0, args.work_ms):
-        result = run_session(PLIERS_DB_URL_TESTS, args, count=args.wait_tests, work_ms=work)
+        result = settled(
+            run_session(PLIERS_DB_URL_TESTS, args, count=args.wait_tests, work_ms=work)
+        )
         print("  " + waits(f"{work:g} ms of work per test", result))
         results[f"pliers_db_url, {work:g} ms"] = result
 

@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             await started.close()
             metrics.worker_stopped()
 
-    app = FastAPI(
+    app = fast.HotPathApp(
         title="Pliers",
         version=__version__,
         summary="Event-sourced forms platform",
@@ -89,7 +89,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for router in ROUTERS:
         app.include_router(router)
     install_pages(app)
-    fast.install(app)
     contract.install(app)
     docs.install(app)
     asyncapi.install(app)

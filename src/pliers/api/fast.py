@@ -8,19 +8,20 @@ Only what they can serve is served here: a request they cannot decide (a body th
 validate, a content type other than plain JSON, unusual query parameters) is handed, body and all,
 to the FastAPI route declared for the same path, which answers exactly as it always has (the
 envelope, error codes, validation messages, 415). The FastAPI declarations stay the source of the
-OpenAPI document.
+OpenAPI document. :class:`HotPathApp` is the app that puts them in front of those routes.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.responses import Response
-from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pliers.api.auth import requires
@@ -40,8 +41,6 @@ Serve = Callable[[Runtime, Scope, bytes], Awaitable[Response | None]]
 
 _JSON = (b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8")
 _AGGREGATE_ID = re.compile(ID_PATTERN)
-#: scope key of a request a thin endpoint hands on to the FastAPI routes
-_HANDED_ON = "pliers.handed_on"
 #: query parameters of an aggregate read, with their bounds
 _READ_PARAMETERS = {
     "fromSequence": ("from_sequence", 0, MAX_BIGINT),
@@ -195,36 +194,97 @@ ENDPOINTS: list[tuple[str, str, Serve]] = [
 ]
 
 
-class ThinRoute(Route):
-    """A route for a thin endpoint, out of the way when the request is being handed on."""
+class HotRoutes:
+    """The thin endpoints, just inside FastAPI's exception handling (which answers what they
+    raise with the envelope); every other request, and every request they hand on, goes on to
+    FastAPI's routing (``rest``)."""
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope.get(_HANDED_ON):
-            return Match.NONE, {}
-        match, child_scope = super().matches(scope)
-        if match is Match.FULL:
-            # as FastAPI's routes do: the request's route is known to what wraps the router
-            # (the request observer labels metrics and log lines with its path template)
-            child_scope["route"] = self
-        return match, child_scope
+    def __init__(self, rest: ASGIApp) -> None:
+        self.rest = rest
+        self.exact: dict[tuple[str, str], ThinRoute] = {}
+        #: (method, prefix): routes with one path parameter at the end of their path
+        self.prefixed: list[tuple[str, str, ThinRoute]] = []
+        for method, path, serve in ENDPOINTS:
+            route = ThinRoute(path, ThinEndpoint(serve, rest, reads_body=method != "GET"))
+            prefix, brace, _ = path.partition("{")
+            if brace:
+                self.prefixed.append((method, prefix, route))
+            else:
+                self.exact[(method, path)] = route
+
+    def match(self, scope: Scope) -> ThinRoute | None:
+        """The thin route of an HTTP request, with its path parameters set in ``scope``."""
+        if scope["type"] != "http":
+            return None
+        method, path = scope["method"], scope["path"]
+        route = self.exact.get((method, path))
+        if route is not None:
+            return route
+        for wanted, prefix, route in self.prefixed:
+            if method == wanted and path.startswith(prefix):
+                value = path[len(prefix) :]
+                if value and "/" not in value:
+                    scope["path_params"] = {route.parameter: value}
+                    return route
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.match(scope)
+        if route is None:
+            await self.rest(scope, receive, send)
+            return
+        # as FastAPI's routes do: what wraps the routes labels metrics and log lines with the
+        # route's path template
+        scope["route"] = route
+        await route.endpoint(scope, receive, send)
 
 
-def install(app: FastAPI) -> None:
-    """Put the thin endpoints ahead of the FastAPI routes they stand in front of.
+class ThinRoute:
+    """A hot route: its path template (the label of its metrics) and its endpoint."""
 
-    A request an endpoint does not serve goes through the app's router again, where the thin
-    routes step aside and the FastAPI route declared for the path takes it.
+    def __init__(self, path: str, endpoint: ThinEndpoint) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.parameter = path.partition("{")[2].rstrip("}")
+
+
+class HotPathApp(FastAPI):
+    """FastAPI, with the hot routes served by thin endpoints in the same middleware.
+
+    A request for a hot route enters at the outermost of the app's own middleware (request id,
+    access log and metrics, the 500 envelope, the key check, body limits: everything added with
+    ``add_middleware``), skipping the layers FastAPI and Starlette put around them (their own
+    last-resort 500, which :class:`~pliers.api.envelope.Unexpected` answers first, FastAPI's
+    OpenTelemetry hooks and its body limit, which Pliers does not configure), and the router:
+    :class:`HotRoutes` sits inside FastAPI's exception handling, ahead of the routing.
     """
 
-    async def hand_on(scope: Scope, receive: Receive, send: Send) -> None:
-        await app.router({**scope, _HANDED_ON: True}, receive, send)
+    #: the thin routes, and where a request for one of them enters the middleware
+    _hot: tuple[HotRoutes, ASGIApp] | None = None
 
-    app.router.routes[:0] = [
-        ThinRoute(
-            path,
-            ThinEndpoint(serve, hand_on, reads_body=method != "GET"),
-            methods=[method],
-            include_in_schema=False,
-        )
-        for method, path, serve in ENDPOINTS
-    ]
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        own = {type_ for type_, _, _ in self.user_middleware}
+        layer: Any = stack
+        entry: ASGIApp | None = None
+        while not isinstance(layer, ExceptionMiddleware):
+            if entry is None and type(layer) in own:
+                entry = layer
+            layer = layer.app
+        routes = HotRoutes(layer.app)
+        layer.app = routes
+        self._hot = (routes, entry or layer)
+        return stack
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        assert self._hot is not None
+        routes, entry = self._hot
+        if routes.match(scope) is None:
+            await super().__call__(scope, receive, send)
+            return
+        if self.root_path:
+            scope["root_path"] = self.root_path
+        scope["app"] = self
+        await entry(scope, receive, send)

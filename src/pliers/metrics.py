@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -116,6 +118,16 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
         _request_series[(method, route, status)] = series
     series[0].inc()
     series[1].observe(seconds)
+
+
+@contextlib.contextmanager
+def append_group(size: int) -> Iterator[None]:
+    """Time the write and commit of one group of ``size`` append requests (a failed one is not
+    recorded)."""
+    started = time.perf_counter()
+    yield
+    APPEND_COMMIT_SECONDS.observe(time.perf_counter() - started)
+    APPEND_GROUP_SIZE.observe(size)
 
 
 def cache_lookup(hit: bool) -> None:

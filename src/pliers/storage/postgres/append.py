@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -223,7 +222,10 @@ class AppendGroups:
         return next_group(queued, self.MAX_EVENTS)
 
     async def _write(self, requests: list[Sequence[NewEvent]]) -> list[Appended]:
-        started = time.perf_counter()
+        with metrics.append_group(len(requests)):
+            return await self._write_group(requests)
+
+    async def _write_group(self, requests: list[Sequence[NewEvent]]) -> list[Appended]:
         async with self._connection() as conn, translated():
             outcomes = await append_optimistic(conn, requests)
             if outcomes is None:
@@ -234,6 +236,4 @@ class AppendGroups:
                 except BaseException:
                     await conn.execute("ROLLBACK")
                     raise
-        metrics.APPEND_COMMIT_SECONDS.observe(time.perf_counter() - started)
-        metrics.APPEND_GROUP_SIZE.observe(len(requests))
         return outcomes

@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -152,10 +151,8 @@ def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
-async def _inspect(
-    conn: aiosqlite.Connection, requests: Sequence[Sequence[NewEvent]]
-) -> Inspection:
-    """What is stored for ``requests``: one statement, as each costs a hop to the SQLite thread."""
+def _inspect(db: sqlite3.Connection, requests: Sequence[Sequence[NewEvent]]) -> Inspection:
+    """What is stored for ``requests``, in one statement."""
     ids, aggregates, explicit = lookups(requests)
     parts = [
         "SELECT 0, id, fingerprint, sequence_number, position, recorded_at FROM events "
@@ -173,9 +170,7 @@ async def _inspect(
         )
         args += [value for pair in explicit for value in pair]
     inspection = Inspection()
-    for kind, key, fp, n, position, recorded in await conn.execute_fetchall(
-        " UNION ALL ".join(parts), args
-    ):
+    for kind, key, fp, n, position, recorded in db.execute(" UNION ALL ".join(parts), args):
         if kind == 0:
             inspection.stored[key] = StoredRef(fp, n, position, parse_time(recorded))
         elif kind == 1:
@@ -185,7 +180,7 @@ async def _inspect(
     return inspection
 
 
-async def _insert(conn: aiosqlite.Connection, rows: list[Row], now: datetime) -> dict[str, int]:
+def _insert(db: sqlite3.Connection, rows: list[Row], now: datetime) -> dict[str, int]:
     """Insert ``rows`` in as few statements as the variable limit allows; id -> position."""
     recorded = format_time(now)
     positions: dict[str, int] = {}
@@ -210,18 +205,18 @@ async def _insert(conn: aiosqlite.Connection, rows: list[Row], now: datetime) ->
                 row.fingerprint,
             )
         tuples = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-        inserted = await conn.execute_fetchall(
-            f"{_INSERT} VALUES {tuples} RETURNING id, position", values
-        )
+        inserted = db.execute(f"{_INSERT} VALUES {tuples} RETURNING id, position", values)
         positions.update((i, p) for i, p in inserted)
     return positions
 
 
-async def _append_group(
-    conn: aiosqlite.Connection, requests: Sequence[Sequence[NewEvent]]
-) -> list[Appended]:
-    """Plan and insert ``requests`` inside an open write transaction on ``conn``."""
-    planner = AppendPlanner(await _inspect(conn, requests))
+def _append_group(db: sqlite3.Connection, requests: Sequence[Sequence[NewEvent]]) -> list[Appended]:
+    """Plan and insert ``requests`` inside an open write transaction on ``db``.
+
+    Runs on the connection's own thread (see :func:`_on_thread`), the planning too: a statement
+    handed over from the event loop one at a time costs a round trip to that thread each.
+    """
+    planner = AppendPlanner(_inspect(db, requests))
     plans: list[ToInsert | Duplicate | PliersError] = []
     for events in requests:
         try:
@@ -230,7 +225,7 @@ async def _append_group(
             plans.append(e)
     now = datetime.now(UTC)
     rows = [row for plan in plans if isinstance(plan, ToInsert) for row in plan.rows]
-    positions = await _insert(conn, rows, now) if rows else {}
+    positions = _insert(db, rows, now) if rows else {}
     outcomes: list[Appended] = []
     for plan in plans:
         if isinstance(plan, ToInsert):
@@ -249,9 +244,34 @@ async def _append_group(
     return outcomes
 
 
+def _commit_group(db: sqlite3.Connection, requests: Sequence[Sequence[NewEvent]]) -> list[Appended]:
+    """:func:`_append_group` in a write transaction of its own, committed."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes = _append_group(db, requests)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return outcomes
+
+
+T = TypeVar("T")
+
+
+async def _on_thread(
+    conn: aiosqlite.Connection,
+    work: Callable[[sqlite3.Connection, Sequence[Sequence[NewEvent]]], T],
+    requests: Sequence[Sequence[NewEvent]],
+) -> T:
+    """``work(db, requests)`` on the thread that owns ``conn``'s SQLite connection, in one hop."""
+    result: T = await conn._execute(work, conn._conn, requests)  # type: ignore[no-untyped-call]
+    return result
+
+
 async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> list[AppendResult]:
     """Append inside an open write transaction on ``conn``."""
-    [outcome] = await _append_group(conn, [events])
+    [outcome] = await _on_thread(conn, _append_group, [events])
     if isinstance(outcome, PliersError):
         raise outcome
     return outcome
@@ -263,8 +283,8 @@ class AppendGroups:
     SQLite has one writer at a time, so appends take turns anyway; taking them one request at a
     time paid a transaction, and a round trip to the connection's thread for every statement,
     per request. Callers queue their request instead (a :class:`GroupCommit`), and one writer
-    stores everything queued in a single transaction: one inspection, one insert, one commit.
-    Each request still succeeds or fails on its own.
+    stores everything queued in a single transaction, in one call on the connection's thread:
+    begin, one inspection, one insert, commit. Each request still succeeds or fails on its own.
     """
 
     MAX_EVENTS = 2000
@@ -283,18 +303,9 @@ class AppendGroups:
         return next_group(queued, self.MAX_EVENTS)
 
     async def _write(self, requests: list[Sequence[NewEvent]]) -> list[Appended]:
-        started = time.perf_counter()
-        async with translated(), self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                outcomes = await _append_group(self._conn, requests)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
-        metrics.APPEND_COMMIT_SECONDS.observe(time.perf_counter() - started)
-        metrics.APPEND_GROUP_SIZE.observe(len(requests))
-        return outcomes
+        with metrics.append_group(len(requests)):
+            async with translated(), self._lock:
+                return await _on_thread(self._conn, _commit_group, requests)
 
 
 class SqliteTransaction:

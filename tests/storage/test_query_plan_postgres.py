@@ -13,7 +13,7 @@ from pliers.testing import TestDatabase
 
 pytestmark = pytest.mark.integration
 
-STORED = 20_000
+STORED = 100_000
 
 
 def nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -25,8 +25,8 @@ def nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     [
         ({"eventTypes": ["load.t3", "load.t7"]}, "events_type_position_idx"),
         ({"aggregateTypes": ["load5"]}, "events_aggregate_type_position_idx"),
-        ({"aggregateIds": ["load-100", "load-7"]}, "events_aggregate_position_idx"),
-        ({"eventTypes": ["load.t3"], "afterPosition": 15_000}, "events_type_position_idx"),
+        ({"aggregateIds": [f"load-{i}" for i in range(7, 30)]}, "events_aggregate_position_idx"),
+        ({"eventTypes": ["load.t3"], "afterPosition": 75_000}, "events_type_position_idx"),
     ],
 )
 async def test_a_page_reads_each_listed_value_through_its_index(
@@ -41,7 +41,7 @@ async def test_a_page_reads_each_listed_value_through_its_index(
             "        'load' || (g / 10 % 10), g % 10 + 1"
             f"  FROM generate_series(0, {STORED - 1}) g"
         )
-        query = EventQuery.model_validate({**filters, "limit": 10})
+        query = EventQuery.model_validate({**filters, "limit": 100})
         sql, args = _query_sql(query)
         async with store.connection() as conn:
             [[raw]] = await conn.fetch(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
@@ -52,7 +52,7 @@ async def test_a_page_reads_each_listed_value_through_its_index(
         # each listed value stops at the page size (limit + 1 to know whether there is more)
         assert scans[0]["Actual Rows"] <= query.limit + 1
         page = await store.query(query)
-        assert len(page.events) == 10
+        assert len(page.events) == 100
         assert page.has_more
         positions = [e.position for e in page.events]
         assert positions == sorted(positions)

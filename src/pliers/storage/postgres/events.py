@@ -250,6 +250,12 @@ class PostgresEventStore:
                     # plan with the table as it is now: a generic plan cached while the table
                     # was small (no statistics yet) would keep scanning it whole as it grows
                     "plan_cache_mode": "force_custom_plan",
+                    # no bitmap scans: in a never-analyzed store the planner guesses that a type
+                    # has a few dozen events and reads all of them through a bitmap scan to sort
+                    # them, where reading (type, position) in order stops at the page size. The
+                    # store's lookups are equalities and = ANY(list) on btree indexes, which an
+                    # index scan serves as well.
+                    "enable_bitmapscan": "off",
                 },
                 timeout=db_timeout,
             )

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -53,9 +54,11 @@ def free_port() -> int:
 
 
 class ServerURL(str):
-    """The base URL of a served Pliers, which also knows the server's process id."""
+    """The base URL of a served Pliers, which also knows the server's process id and the
+    headers of its requests (the key, when the server checks keys)."""
 
     pid: int
+    headers: dict[str, str]
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server process has used so far (Linux /proc)."""
@@ -65,13 +68,22 @@ class ServerURL(str):
 
 
 @asynccontextmanager
-async def pliers_server(database_url: str, *extra: str, **env: str) -> AsyncIterator[ServerURL]:
-    """``pliers serve`` in a subprocess; yields its base URL once /health answers."""
+async def pliers_server(
+    database_url: str, *extra: str, key_scopes: Sequence[str] = (), **env: str
+) -> AsyncIterator[ServerURL]:
+    """``pliers serve`` in a subprocess; yields its base URL once /health answers.
+
+    With ``key_scopes`` the server checks keys (an admin key is set) and ``headers`` of the URL
+    carry a key with those scopes, made through ``POST /v1/keys``: the key check of every
+    request is then in what is measured, as it is for a deployed server.
+    """
     port = free_port()
+    admin = secrets.token_hex(24)
     environment = {
         **os.environ,
         "PLIERS_DATABASE_URL": database_url,
         "PLIERS_LOG_LEVEL": "warning",
+        **({"PLIERS_ADMIN_KEY": admin} if key_scopes else {}),
         **env,
     }
     process = subprocess.Popen(
@@ -82,6 +94,7 @@ async def pliers_server(database_url: str, *extra: str, **env: str) -> AsyncIter
     )
     base = ServerURL(f"http://127.0.0.1:{port}")
     base.pid = process.pid
+    base.headers = {}
     try:
         async with httpx.AsyncClient() as client:
             deadline = time.monotonic() + 60
@@ -95,6 +108,14 @@ async def pliers_server(database_url: str, *extra: str, **env: str) -> AsyncIter
                     _, err = process.communicate()
                     raise RuntimeError(f"server did not start: {err.decode()}")
                 await asyncio.sleep(0.1)
+            if key_scopes:
+                made = await client.post(
+                    f"{base}/v1/keys",
+                    json={"name": "bench", "scopes": list(key_scopes)},
+                    headers={"Authorization": f"Bearer {admin}"},
+                )
+                assert made.status_code == 201, made.text
+                base.headers = {"Authorization": f"Bearer {made.json()['data']['key']}"}
         yield base
     finally:
         process.terminate()
@@ -146,6 +167,7 @@ class WrkResult:
 _WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+%s
 local bodies = {%s}
 local n = 0
 request = function()
@@ -160,13 +182,20 @@ def wrk_available() -> bool:
 
 
 def wrk_post(
-    url: str, bodies: list[dict[str, object]], seconds: int = 5, connections: int = 50
+    url: str,
+    bodies: list[dict[str, object]],
+    seconds: int = 5,
+    connections: int = 50,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
     """POST ``bodies`` in turn to ``url`` with wrk (a C load generator, so the server is what
     saturates, not the client). ``apt-get install wrk``; see :func:`wrk_available`."""
     lua_bodies = ",".join("[==[" + json.dumps(b) + "]==]" for b in bodies)
+    lua_headers = "\n".join(
+        f'wrk.headers["{name}"] = [==[{value}]==]' for name, value in (headers or {}).items()
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT % lua_bodies)
+        script.write(_WRK_SCRIPT % (lua_headers, lua_bodies))
     try:
         out = subprocess.run(
             [

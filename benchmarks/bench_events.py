@@ -7,13 +7,17 @@ Needs the bench extra (`pip install -e '.[bench]'`, aiohttp) and wrk (`apt-get i
 C load generator, so the server saturates before the client does; without wrk the publish rows
 are measured with aiohttp and say so.
 
+The server checks keys: every request carries a key with the scopes it needs.
+
 PostgreSQL: `pliers serve` (one worker) on a fresh database. The limit is a bare asyncpg loop
 against the same table in the same run (plain INSERT/SELECT, no HTTP, no validation, no lock):
 one insert at concurrency 1 and 50, a 1,000-row fetch plus its JSON encoding, a 1,000-row
-executemany. Server CPU per publish comes from /proc during the wrk run at 50 connections. Query
-pages of 100 are then read from stores of each ``--sizes`` events (bulk-loaded with SQL and never
-analyzed, as a young store is when autovacuum has not run yet): by type, by aggregate type, by
-aggregate ids, and by type after a cursor deep into the store. ``--workers 2`` adds the publish
+executemany. Pliers and the limit take turns, so that a change in the machine's load meets both
+alike: three rounds of each publish measurement, then ``--rounds`` batches and reads. Server
+CPU per publish comes from /proc during the wrk runs at 50 connections. Query pages of 100
+are then read from stores of each ``--sizes`` events (bulk-loaded with SQL and never analyzed,
+as a young store is when autovacuum has not run yet): by type, by aggregate type, by aggregate
+ids, and by type after a cursor deep into the store. ``--workers 2`` adds the publish
 rate of two worker processes against one.
 
 SQLite (the embedded default): `pliers serve` on a fresh file. The limit is Python's sqlite3 on a
@@ -41,6 +45,7 @@ import pydantic_core
 from _harness import (
     Row,
     ServerURL,
+    WrkResult,
     pliers_server,
     print_table,
     run_concurrently,
@@ -76,135 +81,152 @@ def rate(value: float) -> str:
     return f"{value:,.0f}/s"
 
 
+#: what the benchmark's key may do (the server checks keys, as a deployed one does)
+SCOPES = ("events:read", "events:write")
+#: alternating rounds of Pliers and its limit (see :func:`postgres`)
+ROUNDS = 3
+
+
 class Publishes:
     """Publish latency at 1 connection, rate at 50, server CPU per publish: wrk when installed."""
 
     def __init__(self, base: ServerURL, seconds: int) -> None:
         self.base, self.seconds = base, seconds
         self.client = "wrk" if wrk_available() else "aiohttp"
+        self.bodies = [{"event": event()} for _ in range(500)]
 
-    async def measure(self) -> tuple[float, float, float]:
-        """(p50 ms at 1 connection, publishes/s at 50, server CPU µs per publish)."""
+    def _wrk(self, seconds: int, connections: int) -> WrkResult:
         url = f"{self.base}/v1/events/events"
-        bodies = [{"event": event()} for _ in range(500)]
-        if self.client == "wrk":
-            wrk_post(url, bodies, seconds=2, connections=50)  # warm-up
-            single = wrk_post(url, bodies, seconds=self.seconds, connections=1)
-            cpu = tree_cpu_seconds(self.base.pid)
-            many = wrk_post(url, bodies, seconds=self.seconds, connections=50)
-            cpu = tree_cpu_seconds(self.base.pid) - cpu
-            if single.errors or many.errors:
-                raise SystemExit(f"{single.errors + many.errors} publishes failed under wrk")
-            return single.p50, many.rate, cpu / (many.rate * self.seconds) * 1e6
-        async with aiohttp.ClientSession(self.base) as session:
+        result = wrk_post(url, self.bodies, seconds, connections, headers=self.base.headers)
+        if result.errors:
+            raise SystemExit(f"{result.errors} publishes failed under wrk")
+        return result
+
+    async def _aiohttp(self, n: int, concurrency: int) -> tuple[list[float], float]:
+        async with aiohttp.ClientSession(self.base, headers=self.base.headers) as session:
 
             async def publish(i: int) -> None:
-                body = bodies[i % len(bodies)]
+                body = self.bodies[i % len(self.bodies)]
                 async with session.post("/v1/events/events", json=body) as response:
                     assert response.status == 201, await response.text()
                     await response.read()
 
-            await run_concurrently(300, 50, publish)
-            single, _ = await run_concurrently(1000, 1, publish)
-            cpu = tree_cpu_seconds(self.base.pid)
-            latencies, wall = await run_concurrently(4000, 50, publish)
-            cpu = tree_cpu_seconds(self.base.pid) - cpu
-            return statistics.median(single), len(latencies) / wall, cpu / len(latencies) * 1e6
+            return await run_concurrently(n, concurrency, publish)
+
+    async def warm_up(self) -> None:
+        if self.client == "wrk":
+            await asyncio.to_thread(self._wrk, 2, 50)
+        else:
+            await self._aiohttp(300, 50)
+
+    async def single(self) -> float:
+        """p50 ms at 1 connection."""
+        if self.client == "wrk":
+            return (await asyncio.to_thread(self._wrk, self.seconds, 1)).p50
+        return statistics.median((await self._aiohttp(1000, 1))[0])
+
+    async def many(self) -> tuple[float, float]:
+        """(publishes/s at 50 connections, server CPU µs per publish)."""
+        cpu = tree_cpu_seconds(self.base.pid)
+        if self.client == "wrk":
+            served = (await asyncio.to_thread(self._wrk, self.seconds, 50)).rate
+            count = served * self.seconds
+        else:
+            latencies, wall = await self._aiohttp(4000, 50)
+            served, count = len(latencies) / wall, len(latencies)
+        return served, (tree_cpu_seconds(self.base.pid) - cpu) / count * 1e6
 
 
-async def batch_and_read(base: str, rounds: int) -> tuple[list[float], list[float]]:
-    """Medians' inputs: POST of a 1,000-event batch, GET of a 1,000-event aggregate."""
-    batches, reads = [], []
-    async with aiohttp.ClientSession(base) as session:
-        for _ in range(rounds):
-            aggregate = f"batch-{uuid.uuid4().hex[:8]}"
-            body = {"events": [event(aggregate) for _ in range(1000)]}
+async def batch_and_read(base: ServerURL) -> tuple[float, float]:
+    """ms of a POST of a 1,000-event batch, and of a GET of that 1,000-event aggregate."""
+    async with aiohttp.ClientSession(base, headers=base.headers) as session:
+        aggregate = f"batch-{uuid.uuid4().hex[:8]}"
+        body = {"events": [event(aggregate) for _ in range(1000)]}
 
-            async def batch(body: dict[str, object] = body) -> None:
-                async with session.post("/v1/events/events/batch", json=body) as response:
-                    assert response.status == 201, await response.text()
-                    await response.read()
+        async def batch() -> None:
+            async with session.post("/v1/events/events/batch", json=body) as response:
+                assert response.status == 201, await response.text()
+                await response.read()
 
-            batches.append(await timed(batch))
+        async def read() -> None:
+            path = f"/v1/events/events/aggregates/{aggregate}"
+            async with session.get(path) as response:
+                assert len(json.loads(await response.read())["data"]["events"]) == 1000
 
-            async def read(aggregate: str = aggregate) -> None:
-                path = f"/v1/events/events/aggregates/{aggregate}"
-                async with session.get(path) as response:
-                    assert len(json.loads(await response.read())["data"]["events"]) == 1000
-
-            await read()
-            reads.extend([await timed(read) for _ in range(3)])
-    return batches, reads
+        batched = await timed(batch)
+        await read()
+        return batched, statistics.median([await timed(read) for _ in range(3)])
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
 
 
-async def asyncpg_limit(url: str, seconds: int, rounds: int) -> dict[str, float]:
-    pool = await asyncpg.create_pool(url, min_size=50, max_size=50)
-    payload = json.dumps(PAYLOAD)
-    try:
+class AsyncpgLimit:
+    """The limit: a bare asyncpg loop on the same table (plain INSERT/SELECT, no HTTP, no
+    validation, no lock)."""
 
-        async def insert(_: int) -> None:
-            aggregate = f"raw-{uuid.uuid4().hex[:12]}"
-            await pool.execute(
-                INSERT, str(uuid.uuid4()), "bench.raw", aggregate, "bench", 1, payload
-            )
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.payload = json.dumps(PAYLOAD)
 
-        await run_concurrently(500, 50, insert)
-        single, _ = await run_concurrently(1000, 1, insert)
+    async def insert(self, _: int = 0) -> None:
+        aggregate = f"raw-{uuid.uuid4().hex[:12]}"
+        await self.pool.execute(
+            INSERT, str(uuid.uuid4()), "bench.raw", aggregate, "bench", 1, self.payload
+        )
+
+    async def warm_up(self) -> None:
+        await run_concurrently(500, 50, self.insert)
+
+    async def single(self) -> float:
+        """p50 ms of one insert at concurrency 1."""
+        return statistics.median((await run_concurrently(1000, 1, self.insert))[0])
+
+    async def flood(self, seconds: int) -> float:
+        """Inserts/s at concurrency 50."""
         count = 0
         deadline = time.perf_counter() + seconds
 
         async def flood() -> None:
             nonlocal count
             while time.perf_counter() < deadline:
-                await insert(0)
+                await self.insert()
                 count += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(flood() for _ in range(50)))
-        concurrent = count / (time.perf_counter() - started)
+        return count / (time.perf_counter() - started)
 
-        batches, reads = [], []
-        for _ in range(rounds):
-            aggregate = f"rawbatch-{uuid.uuid4().hex[:8]}"
-            rows = [
-                (str(uuid.uuid4()), "bench.raw", aggregate, "bench", i + 1, payload)
-                for i in range(1000)
+    async def batch_and_read(self) -> tuple[float, float]:
+        """ms of a 1,000-row executemany, and of fetching those rows and encoding them."""
+        aggregate = f"rawbatch-{uuid.uuid4().hex[:8]}"
+        rows = [
+            (str(uuid.uuid4()), "bench.raw", aggregate, "bench", i + 1, self.payload)
+            for i in range(1000)
+        ]
+
+        async def batch() -> None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.executemany(INSERT, rows)
+
+        async def read() -> None:
+            rows = await self.pool.fetch(
+                "SELECT * FROM events WHERE aggregate_id = $1 ORDER BY sequence_number",
+                aggregate,
+            )
+            events = [
+                {
+                    **dict(r),
+                    "metadata": json.loads(r["metadata"]),
+                    "payload": json.loads(r["payload"]),
+                }
+                for r in rows
             ]
+            assert len(events) == 1000
+            assert pydantic_core.to_json(events)
 
-            async def batch(rows: list[tuple[object, ...]] = rows) -> None:
-                async with pool.acquire() as conn, conn.transaction():
-                    await conn.executemany(INSERT, rows)
-
-            batches.append(await timed(batch))
-
-            async def read(aggregate: str = aggregate) -> None:
-                rows = await pool.fetch(
-                    "SELECT * FROM events WHERE aggregate_id = $1 ORDER BY sequence_number",
-                    aggregate,
-                )
-                events = [
-                    {
-                        **dict(r),
-                        "metadata": json.loads(r["metadata"]),
-                        "payload": json.loads(r["payload"]),
-                    }
-                    for r in rows
-                ]
-                assert len(events) == 1000
-                assert pydantic_core.to_json(events)
-
-            reads.extend([await timed(read) for _ in range(3)])
-    finally:
-        await pool.close()
-    return {
-        "single": statistics.median(single),
-        "rate": concurrent,
-        "batch": statistics.median(batches),
-        "read": statistics.median(reads),
-    }
+        batched = await timed(batch)
+        return batched, statistics.median([await timed(read) for _ in range(3)])
 
 
 #: Queries of a page of 100 over the bulk-loaded store (see :func:`fill`).
@@ -251,7 +273,7 @@ async def query_pages(base: ServerURL, size: int, repeats: int = 20) -> dict[str
     """Median milliseconds of each query over HTTP, and ``"cpu"``: server CPU µs per page."""
     medians = {}
     cpu = tree_cpu_seconds(base.pid)
-    async with aiohttp.ClientSession(base) as session:
+    async with aiohttp.ClientSession(base, headers=base.headers) as session:
         for name, make in QUERIES.items():
             body = {"query": make(size)}
             times = []
@@ -270,24 +292,59 @@ async def query_pages(base: ServerURL, size: int, repeats: int = 20) -> dict[str
 
 
 async def postgres(seconds: int, rounds: int, sizes: list[int], workers: int) -> list[Row]:
+    """Pliers and its limit in alternating rounds, so that a change in the machine's load
+    meets both alike: publishes (``ROUNDS`` rounds of ``seconds``), then ``rounds`` batches and
+    reads."""
     async with scratch_database() as url:
-        async with pliers_server(url) as base:
+        # a small pool: the limit's 50 connections are open at the same time
+        async with pliers_server(url, key_scopes=SCOPES, PLIERS_DB_POOL_MAX="10") as base:
             publishes = Publishes(base, seconds)
-            p50, served, cpu = await publishes.measure()
-            batches, reads = await batch_and_read(base, rounds)
+            pool = await asyncpg.create_pool(url, min_size=50, max_size=50)
+            bare = AsyncpgLimit(pool)
+            try:
+                await publishes.warm_up()
+                await bare.warm_up()
+                singles, limit_singles, rates, limit_rates, cpus = [], [], [], [], []
+                for _ in range(ROUNDS):
+                    singles.append(await publishes.single())
+                    limit_singles.append(await bare.single())
+                    served, cpu = await publishes.many()
+                    rates.append(served)
+                    cpus.append(cpu)
+                    limit_rates.append(await bare.flood(seconds))
+                batches, reads, limit_batches, limit_reads = [], [], [], []
+                for _ in range(rounds):
+                    batched, read = await batch_and_read(base)
+                    batches.append(batched)
+                    reads.append(read)
+                    batched, read = await bare.batch_and_read()
+                    limit_batches.append(batched)
+                    limit_reads.append(read)
+            finally:
+                await pool.close()
             pages = {}
             for size in sizes:
                 await fill(url, size)
                 pages[size] = await query_pages(base, size)
-        limit = await asyncpg_limit(url, seconds, rounds)
         scaled = None
         if workers > 1:
             # back to back, so that both meet the same load on the host
-            async with pliers_server(url, "--workers", str(workers)) as base:
-                scaled = (await Publishes(base, seconds).measure())[1]
-            async with pliers_server(url) as base:
-                one = (await Publishes(base, seconds).measure())[1]
+            async with pliers_server(url, "--workers", str(workers), key_scopes=SCOPES) as base:
+                scaled_publishes = Publishes(base, seconds)
+                await scaled_publishes.warm_up()
+                scaled = (await scaled_publishes.many())[0]
+            async with pliers_server(url, key_scopes=SCOPES) as base:
+                one_publishes = Publishes(base, seconds)
+                await one_publishes.warm_up()
+                one = (await one_publishes.many())[0]
 
+    p50, served, cpu = statistics.median(singles), statistics.mean(rates), statistics.median(cpus)
+    limit = {
+        "single": statistics.median(limit_singles),
+        "rate": statistics.mean(limit_rates),
+        "batch": statistics.median(limit_batches),
+        "read": statistics.median(limit_reads),
+    }
     batch, read = statistics.median(batches), statistics.median(reads)
     via = f" ({publishes.client})"
     rows = [
@@ -412,12 +469,15 @@ def sqlite3_limit(schema_from: Path, seconds: int, rounds: int) -> dict[str, flo
 async def sqlite(seconds: int, rounds: int) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pliers.db"
-        async with pliers_server(f"sqlite:///{path}") as base:
+        async with pliers_server(f"sqlite:///{path}", key_scopes=SCOPES) as base:
             publishes = Publishes(base, seconds)
-            p50, served, cpu = await publishes.measure()
-            batches, reads = await batch_and_read(base, rounds)
+            await publishes.warm_up()
+            p50 = await publishes.single()
+            served, cpu = await publishes.many()
+            measured = [await batch_and_read(base) for _ in range(rounds)]
         limit = await asyncio.to_thread(sqlite3_limit, path, seconds, rounds)
-    batch, read = statistics.median(batches), statistics.median(reads)
+    batch = statistics.median(b for b, _ in measured)
+    read = statistics.median(r for _, r in measured)
     via = f" ({publishes.client})"
     return [
         Row(

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_submissions.py [--seconds 5] [--backends postgres,sqlite]
 
 Needs wrk (`apt-get install wrk`): a C load generator, so the server saturates before the client
-does. Starts `pliers serve` (one worker) on a fresh database, creates a 10-field form and measures
+does. Starts `pliers serve` (one worker, checking keys: requests carry a key with the scopes they
+need) on a fresh database, creates a 10-field form and measures
 with wrk, in alternating rounds so that a change in machine load affects both alike: submissions
 and event publishes of the same content (the answers as the payload) at 1 and 50 connections,
 and the server's CPU time per request (from /proc).
@@ -99,7 +100,7 @@ class WrkLoad:
 
     def add(self, base: ServerURL, url: str, bodies: list[dict[str, Any]], **options: Any) -> None:
         before = tree_cpu_seconds(base.pid)
-        result = wrk_post(url, bodies, **options)
+        result = wrk_post(url, bodies, headers=base.headers, **options)
         self.cpu += tree_cpu_seconds(base.pid) - before
         if result.errors:
             raise SystemExit(f"{result.errors} requests failed under wrk ({url})")
@@ -128,7 +129,7 @@ def with_wrk(base: ServerURL, form_id: str, seconds: int) -> dict[tuple[str, int
         "publish": ("/v1/events/events", [publish_body(form_id, i) for i in range(200)]),
     }
     for path, requests in bodies.values():  # warm-up: connections, caches, prepared statements
-        wrk_post(f"{base}{path}", requests, seconds=1, connections=50)
+        wrk_post(f"{base}{path}", requests, seconds=1, connections=50, headers=base.headers)
     loads: dict[tuple[str, int], WrkLoad] = {}
     for connections in (1, 50):
         for _ in range(ROUNDS):
@@ -138,8 +139,15 @@ def with_wrk(base: ServerURL, form_id: str, seconds: int) -> dict[tuple[str, int
     return loads
 
 
+#: what the benchmark's key may do (the server checks keys, as a deployed one does)
+SCOPES = ("forms:write", "submissions:write", "events:write")
+
+
 async def served(database_url: str, seconds: int) -> dict[tuple[str, int], WrkLoad]:
-    async with pliers_server(database_url) as base, httpx.AsyncClient(base_url=base) as client:
+    async with (
+        pliers_server(database_url, key_scopes=SCOPES) as base,
+        httpx.AsyncClient(base_url=base, headers=base.headers) as client,
+    ):
         created = await client.post("/v1/forms/forms", json=ten_field_form())
         assert created.status_code == 201, created.text
         form_id = created.json()["data"]["id"]

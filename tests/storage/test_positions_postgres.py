@@ -143,17 +143,18 @@ async def test_two_processes_racing_on_one_aggregate_get_contiguous_sequences(
 ) -> None:
     """Two stores (as two server processes would have) append to one aggregate at once.
 
-    Each plans from a plain read and inserts only if the aggregate did not move meanwhile. The
-    first reads of the two are held until both have read, so both plan from the same state: one
-    inserts, the other finds the aggregate moved on and appends again under the lock. Every append
-    succeeds, numbered 1..60.
+    Each plans from a plain read (the events name their ids, so the store does not number them
+    itself) and inserts only if the aggregate did not move meanwhile. The first reads of the two
+    are held until both have read, so both plan from the same state: one inserts, the other finds
+    the aggregate moved on and appends again under the lock. Every append succeeds, numbered
+    1..60.
     """
     held = HeldReads(monkeypatch)
     async with running_runtime(pliers_db.url) as one, running_runtime(pliers_db.url) as two:
 
         async def append(runtime: Runtime, i: int) -> int:
             [result] = await runtime.store.append(
-                [NewEvent(type="test.race", aggregate_id="shared", payload={"i": i})]
+                [NewEvent(type="test.race", aggregate_id="shared", id=f"race-{i}")]
             )
             return result.sequence_number
 
@@ -166,6 +167,31 @@ async def test_two_processes_racing_on_one_aggregate_get_contiguous_sequences(
     assert held.replanned >= 1  # the loser of the first race appended under the lock
 
 
+async def test_events_the_store_numbers_are_contiguous_across_processes_without_a_read(
+    pliers_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events naming no id, sequence number or expected version are numbered by the insert
+    itself, under the append lock: two processes racing on one aggregate get 1..60, and no
+    append reads the store first."""
+    held = HeldReads(monkeypatch, held=0)
+    async with running_runtime(pliers_db.url) as one, running_runtime(pliers_db.url) as two:
+
+        async def append(runtime: Runtime, i: int) -> list[int]:
+            results = await runtime.store.append(
+                [NewEvent(type="test.race", aggregate_id="shared", payload={"i": i})] * (i % 3 + 1)
+            )
+            return [r.sequence_number for r in results]
+
+        assigned = await asyncio.gather(*(append(one if i % 2 else two, i) for i in range(30)))
+    assert sorted(n for numbers in assigned for n in numbers) == list(range(1, 61))
+    assert all(numbers == list(range(numbers[0], numbers[-1] + 1)) for numbers in assigned)
+    stored = await pliers_db.connection.fetch(
+        "SELECT sequence_number FROM events ORDER BY position"
+    )
+    assert [r["sequence_number"] for r in stored] == list(range(1, 61))
+    assert (held.reads, held.replanned) == (0, 0)
+
+
 async def test_appends_to_other_aggregates_in_between_leave_a_plan_valid(
     pliers_db: TestDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -174,8 +200,8 @@ async def test_appends_to_other_aggregates_in_between_leave_a_plan_valid(
     held = HeldReads(monkeypatch)
     async with running_runtime(pliers_db.url) as one, running_runtime(pliers_db.url) as two:
         results = await asyncio.gather(
-            one.store.append([NewEvent(type="test.race", aggregate_id="left")]),
-            two.store.append([NewEvent(type="test.race", aggregate_id="right")]),
+            one.store.append([NewEvent(type="test.race", aggregate_id="left", id="left-1")]),
+            two.store.append([NewEvent(type="test.race", aggregate_id="right", id="right-1")]),
         )
     assert held.replanned == 0
     assert [r.sequence_number for [r] in results] == [1, 1]
@@ -214,7 +240,9 @@ async def test_an_append_in_a_transaction_overtaken_on_its_aggregate_is_planned_
             return result.sequence_number
 
         async def alone() -> int:
-            [result] = await two.store.append([NewEvent(type="test.race", aggregate_id="shared")])
+            [result] = await two.store.append(
+                [NewEvent(type="test.race", aggregate_id="shared", id="alone")]
+            )
             return result.sequence_number
 
         assigned = await asyncio.gather(in_transaction(), alone())

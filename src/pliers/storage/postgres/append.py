@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -68,6 +69,13 @@ _INSERT_IF_UNCHANGED = (
     "SELECT id, position, recorded_at FROM pliers_insert_if_unchanged($1::bigint, $2::text[], "
     "$3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::timestamptz[], $9::text[], "
     "$10::text[], $11::jsonb[], $12::jsonb[], $13::text[])"
+)
+
+
+_APPEND_NUMBERED = (
+    "SELECT id, position, recorded_at, sequence_number FROM pliers_append_numbered($1::text[], "
+    "$2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::timestamptz[], $8::text[], "
+    "$9::text[], $10::jsonb[], $11::jsonb[], $12::text[])"
 )
 
 
@@ -169,6 +177,49 @@ async def append_optimistic(
     return _outcomes(plans, {r[0]: (r[1], r[2]) for r in inserted})
 
 
+def numbered_by_store(requests: Sequence[Sequence[NewEvent]]) -> bool:
+    """Can the store number ``requests`` itself: does no event name an id, a sequence number or
+    an expected version? Then nothing about them depends on what is stored but their numbers."""
+    return all(
+        e.id is None and e.sequence_number is None and e.expected_version is None
+        for events in requests
+        for e in events
+    )
+
+
+async def append_numbered(
+    conn: Conn, requests: Sequence[Sequence[NewEvent]]
+) -> list[Appended] | None:
+    """Insert ``requests`` (see :func:`numbered_by_store`) in one statement, one round trip,
+    which numbers each event after its aggregate's head; commits when ``conn`` has no open
+    transaction. None when a number would pass the largest bigint: nothing was inserted, and
+    the caller plans the append itself.
+    """
+    offsets: dict[str, int] = {}
+    planned: list[list[Row]] = []
+    for events in requests:
+        rows = []
+        for e in events:
+            # numbered from 1 per aggregate across the group: the store adds the head
+            offsets[e.aggregate_id] = offset = offsets.get(e.aggregate_id, 0) + 1
+            rows.append(
+                Row(e, str(uuid.uuid4()), e.effective_aggregate_type, offset, e.fingerprint())
+            )
+        planned.append(rows)
+    inserted = await conn.fetch(_APPEND_NUMBERED, *_columns([r for rows in planned for r in rows]))
+    if not inserted:
+        return None
+    stored = {r[0]: (r[1], r[2], r[3]) for r in inserted}
+    outcomes: list[Appended] = []
+    for rows in planned:
+        results = []
+        for row in rows:
+            position, recorded_at, sequence_number = stored[row.id]
+            results.append(AppendResult(row.id, sequence_number, position, recorded_at))
+        outcomes.append(results)
+    return outcomes
+
+
 async def append_in_transaction(conn: Conn, events: Sequence[NewEvent]) -> Appended:
     """Append ``events`` in the open transaction of ``conn``; an insert holds :data:`LOCK`."""
     outcomes = await append_optimistic(conn, [events])
@@ -204,7 +255,8 @@ class AppendGroups:
     Appends are serialised by the table lock anyway (that is what keeps positions in commit
     order), so taking turns would pay one WAL flush per request. Instead callers queue their
     request and one writer stores everything queued in a single transaction: lock, one inspection
-    query, one insert, commit. Each request still succeeds or fails on its own.
+    query, one insert, commit; a group that :func:`numbered_by_store` takes is one statement.
+    Each request still succeeds or fails on its own.
     """
 
     MAX_EVENTS = 2000
@@ -227,6 +279,10 @@ class AppendGroups:
 
     async def _write_group(self, requests: list[Sequence[NewEvent]]) -> list[Appended]:
         async with self._connection() as conn, translated():
+            if numbered_by_store(requests):
+                numbered = await append_numbered(conn, requests)
+                if numbered is not None:
+                    return numbered
             outcomes = await append_optimistic(conn, requests)
             if outcomes is None:
                 await conn.execute(f"BEGIN; {LOCK}")

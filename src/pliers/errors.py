@@ -3,7 +3,8 @@
 Every error a client can cause is a :class:`PliersError` that knows its HTTP status and its
 machine-readable code; :mod:`pliers.api.envelope` turns any of them into the JSON envelope.
 Adapters translate driver errors into these types (``raise ... from e``), so nothing above the
-storage layer ever sees an asyncpg or sqlite3 exception.
+storage layer ever sees an asyncpg or sqlite3 exception. Every code a response carries is the
+``code`` of one class here (``tests/test_errors.py`` fails on a code spelled out elsewhere).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class ValidationError(PliersError):
 
 
 class InvalidJSON(PliersError):
+    """A body (or a stream message) that does not parse as JSON."""
+
     status_code = 400
     code = "INVALID_JSON"
 
@@ -56,6 +59,13 @@ class Forbidden(PliersError):
 
     status_code = 403
     code = "FORBIDDEN"
+
+
+class StaleForm(PliersError):
+    """A console form posted without the session's CSRF token."""
+
+    status_code = 403
+    code = "CSRF_FAILED"
 
 
 class RateLimited(PliersError):
@@ -109,8 +119,33 @@ class IdempotencyKeyInFlight(Conflict):
 
 
 class PayloadTooLarge(PliersError):
+    """A request body over ``PLIERS_MAX_BODY_BYTES``."""
+
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"
+
+
+class MethodNotAllowed(PliersError):
+    """A method the path is not served with (the response's ``Allow`` names those it is)."""
+
+    status_code = 405
+    code = "METHOD_NOT_ALLOWED"
+
+
+class RequestTimeout(PliersError):
+    """A request body not received whole within ``PLIERS_BODY_READ_TIMEOUT``."""
+
+    status_code = 408
+    code = "REQUEST_TIMEOUT"
+
+
+class HTTPError(PliersError):
+    """An HTTP error the web framework raised with a status no other class here stands for.
+
+    The response keeps the framework's status; only the code comes from here.
+    """
+
+    code = "HTTP_ERROR"
 
 
 class UnsupportedMediaType(PliersError):

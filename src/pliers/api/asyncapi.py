@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pliers.api.schemas import StoredEvent
+from pliers.errors import InvalidJSON, ServiceUnavailable
 from pliers.stream.protocol import Ping, StreamFilter, Subscribe, Unsubscribe
 
 CHANNEL = "/v1/events/stream"
@@ -23,7 +24,7 @@ COMPONENT = "#/components/schemas/{model}"
 
 #: ``code`` values of ``error`` messages; the connection stays open after each.
 ERROR_CODES = {
-    "INVALID_JSON": "the message is not JSON",
+    InvalidJSON.code: "the message is not JSON",
     "INVALID_MESSAGE": "not an object with a known `type`, or a field breaks a rule",
     "UNKNOWN_TYPE": "a `type` other than subscribe, unsubscribe, ping",
     "INVALID_FILTER": "a filter value breaks a rule",
@@ -31,7 +32,7 @@ ERROR_CODES = {
     "DUPLICATE_SUBSCRIPTION": "a `subscriptionId` already used on this connection",
     "TOO_MANY_SUBSCRIPTIONS": "more subscriptions on one connection than allowed",
     "SUBSCRIPTION_NOT_FOUND": "`unsubscribe` of an unknown `subscriptionId`",
-    "SERVICE_UNAVAILABLE": "the store is unreachable: subscribe again later",
+    ServiceUnavailable.code: "the store is unreachable: subscribe again later",
 }
 
 DESCRIPTION = """\

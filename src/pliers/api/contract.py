@@ -356,7 +356,7 @@ def _declare() -> None:
         errors=(errors.NotificationNotFound, errors.NotificationNotFailed),
     )  # fmt: skip
 
-    cors = (403, "FORBIDDEN")  # a page on an origin the form does not allow (CORS)
+    cors = errors.Forbidden  # also a page on an origin the form does not allow (CORS)
     public = {k: FORM[k] for k in ("id", "name", "description", "fields", "validation", "version")}
     document(
         "GET", "/v1/public/forms/{form_id}", id="readPublicForm", tag="public",

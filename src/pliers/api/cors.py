@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pliers.api.envelope import failure
-from pliers.errors import PliersError
+from pliers.api.envelope import error
+from pliers.errors import Forbidden, FormNotFound, PliersError
 from pliers.forms.definition import ANY_ORIGIN, allowed_origins, is_public
 
 PREFIX = "/v1/public/forms/"
@@ -51,7 +51,7 @@ class PublicFormCORS:
             await self._preflight(scope, receive, send, origin, allowed)
             return
         if allowed is False and scope["method"] == "POST":
-            response = failure(403, "FORBIDDEN", f"pages on {origin} may not post to this form")
+            response = error(Forbidden(f"pages on {origin} may not post to this form"))
             await response(scope, receive, send)
             return
         if not allowed:
@@ -89,9 +89,9 @@ class PublicFormCORS:
     ) -> None:
         response: Response
         if allowed is None:
-            response = failure(404, "FORM_NOT_FOUND", "form not found")
+            response = error(FormNotFound("form not found"))
         elif not allowed:
-            response = failure(403, "FORBIDDEN", f"pages on {origin} may not use this form")
+            response = error(Forbidden(f"pages on {origin} may not use this form"))
         else:
             response = Response(
                 status_code=204,

@@ -1,7 +1,8 @@
 """The JSON envelope every response is wrapped in, and the handlers that produce it for errors.
 
 Route handlers return :func:`ok` and raise :class:`pliers.errors.PliersError`; they contain no
-try/except for expected errors.
+try/except for expected errors. A middleware that answers before any route runs returns
+:func:`error` of the same classes, so every code comes from :mod:`pliers.errors`.
 """
 
 from __future__ import annotations
@@ -18,21 +19,22 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pliers.errors import (
+    HTTPError,
     InvalidJSON,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     PliersError,
     UnsupportedMediaType,
+    ValidationError,
 )
 
 log = logging.getLogger("pliers.api")
 
-_HTTP_CODES = {
-    400: InvalidJSON.code,
-    404: NotFound.code,
-    405: "METHOD_NOT_ALLOWED",
-    413: PayloadTooLarge.code,
-    415: UnsupportedMediaType.code,
+#: the errors of the statuses the web framework raises itself
+_HTTP_ERRORS: dict[int, type[PliersError]] = {
+    cls.status_code: cls
+    for cls in (InvalidJSON, NotFound, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType)
 }
 
 
@@ -56,6 +58,19 @@ def failure(status_code: int, code: str, message: str, details: Any = None) -> J
     return JSONResponse({"success": False, "error": error}, status_code=status_code)
 
 
+def error(exc: PliersError) -> JSONResponse:
+    """The envelope of ``exc``, at its status, with the headers it needs."""
+    response = failure(exc.status_code, exc.code, exc.message, exc.details)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def internal_error() -> JSONResponse:
+    """The 500 of an unexpected error: it tells the client nothing of the cause."""
+    return error(PliersError("internal server error"))
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -70,13 +85,10 @@ def validation_details(errors: list[Any]) -> list[dict[str, str]]:
 
 async def _pliers_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PliersError)
-    if exc.status_code >= 500 and exc.code == "INTERNAL_ERROR":
+    if exc.status_code >= 500 and exc.code == PliersError.code:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-        return failure(500, "INTERNAL_ERROR", "internal server error")
-    response = failure(exc.status_code, exc.code, exc.message, exc.details)
-    if exc.headers:
-        response.headers.update(exc.headers)
-    return response
+        return internal_error()
+    return error(exc)
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:
@@ -85,17 +97,15 @@ async def _request_validation(request: Request, exc: Exception) -> Response:
     if any(e.get("type") == "json_invalid" for e in errors):
         reason = next(e for e in errors if e.get("type") == "json_invalid")
         context = reason.get("ctx", {}).get("error", "malformed JSON")
-        return failure(
-            InvalidJSON.status_code, InvalidJSON.code, f"request body is not valid JSON: {context}"
-        )
+        return error(InvalidJSON(f"request body is not valid JSON: {context}"))
     details = validation_details(errors)
     fields = ", ".join(dict.fromkeys(d["field"] for d in details))
-    return failure(400, "VALIDATION_ERROR", f"Request validation failed: {fields}", details)
+    return error(ValidationError(f"Request validation failed: {fields}", details=details))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    code = _HTTP_ERRORS.get(exc.status_code, HTTPError).code
     if exc.status_code == 404:
         message = f"no route for {request.method} {request.url.path}"
     elif exc.status_code == 400:
@@ -142,8 +152,7 @@ class Unexpected:
             if started:
                 raise
             log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
-            response = failure(500, "INTERNAL_ERROR", "internal server error")
-            await response(scope, receive, send)
+            await internal_error()(scope, receive, send)
 
 
 def _allowed_methods(request: Request) -> list[str]:

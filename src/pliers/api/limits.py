@@ -8,7 +8,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pliers.api.envelope import failure
+from pliers.api.envelope import error
+from pliers.errors import PayloadTooLarge, RequestTimeout, ValidationError
 from pliers.nesting import TooDeep, check_depth
 
 #: How much of an oversized body is read and thrown away, in multiples of the limit, so that the
@@ -110,22 +111,22 @@ class BodyLimits:
         raise _Refused(self._too_large(closing=not ended))
 
     def _too_large(self, *, closing: bool) -> Response:
-        response = failure(
-            413,
-            "PAYLOAD_TOO_LARGE",
-            f"request body is larger than the limit of {self.max_bytes} bytes "
-            "(PLIERS_MAX_BODY_BYTES)",
+        response = error(
+            PayloadTooLarge(
+                f"request body is larger than the limit of {self.max_bytes} bytes "
+                "(PLIERS_MAX_BODY_BYTES)"
+            )
         )
         if closing:
             response.headers["connection"] = "close"
         return response
 
     def _too_slow(self) -> Response:
-        response = failure(
-            408,
-            "REQUEST_TIMEOUT",
-            f"the request body was not received within {self.read_timeout:g} s "
-            "(PLIERS_BODY_READ_TIMEOUT)",
+        response = error(
+            RequestTimeout(
+                f"the request body was not received within {self.read_timeout:g} s "
+                "(PLIERS_BODY_READ_TIMEOUT)"
+            )
         )
         response.headers["connection"] = "close"
         return response
@@ -208,13 +209,13 @@ def _has_body(scope: Scope) -> bool:
     )
 
 
-def _too_deep(error: TooDeep) -> Response:
-    message = f"{error} (PLIERS_MAX_JSON_DEPTH)"
-    return failure(
-        400,
-        "VALIDATION_ERROR",
-        f"Request validation failed: the body {message}",
-        [{"field": "body", "rule": "maxDepth", "message": message}],
+def _too_deep(too_deep: TooDeep) -> Response:
+    message = f"{too_deep} (PLIERS_MAX_JSON_DEPTH)"
+    return error(
+        ValidationError(
+            f"Request validation failed: the body {message}",
+            details=[{"field": "body", "rule": "maxDepth", "message": message}],
+        )
     )
 
 

@@ -37,9 +37,8 @@ from pliers import errors
 from pliers.api import auth
 from pliers.api.schemas import ErrorEnvelope
 
-#: An error a route can answer with: a :class:`pliers.errors.PliersError` class, or
-#: ``(status, code)`` for one raised outside this package (a middleware, the framework).
-ErrorSpec = type[errors.PliersError] | tuple[int, str]
+#: An error a route can answer with, whether a route, a middleware or the framework raises it.
+ErrorSpec = type[errors.PliersError]
 
 COMPONENT = "#/components/schemas/{model}"
 SECURITY_SCHEME = auth.SCHEME
@@ -123,10 +122,9 @@ def _template(path: str) -> str:
 def _codes(specs: Sequence[ErrorSpec]) -> dict[int, list[str]]:
     by_status: dict[int, list[str]] = {}
     for spec in specs:
-        status, code = (spec.status_code, spec.code) if isinstance(spec, type) else spec
-        found = by_status.setdefault(status, [])
-        if code not in found:
-            found.append(code)
+        found = by_status.setdefault(spec.status_code, [])
+        if spec.code not in found:
+            found.append(spec.code)
     return by_status
 
 
@@ -198,15 +196,15 @@ def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
 
 
 _MESSAGES = {
-    "VALIDATION_ERROR": "Request validation failed: event.type",
-    "INVALID_JSON": "request body is not valid JSON: EOF while parsing a value",
-    "NOT_FOUND": "no route for GET /v1/nowhere",
-    "SEQUENCE_CONFLICT": "sequence number 3 is already used in aggregate form-1",
-    "PAYLOAD_TOO_LARGE": "request body is larger than 1048576 bytes",
-    "UNSUPPORTED_MEDIA_TYPE": "this endpoint accepts application/json, not text/plain",
-    "SERVICE_UNAVAILABLE": "the database is unreachable",
-    "UNAUTHORIZED": "a valid API key is required",
-    "FORBIDDEN": "this key lacks the scope this operation needs",
+    errors.ValidationError.code: "Request validation failed: event.type",
+    errors.InvalidJSON.code: "request body is not valid JSON: EOF while parsing a value",
+    errors.NotFound.code: "no route for GET /v1/nowhere",
+    errors.SequenceConflict.code: "sequence number 3 is already used in aggregate form-1",
+    errors.PayloadTooLarge.code: "request body is larger than 1048576 bytes",
+    errors.UnsupportedMediaType.code: "this endpoint accepts application/json, not text/plain",
+    errors.ServiceUnavailable.code: "the database is unreachable",
+    errors.Unauthorized.code: "a valid API key is required",
+    errors.Forbidden.code: "this key lacks the scope this operation needs",
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pliers.errors import HTTPError
+
 
 class PliersAPIError(Exception):
     """The server answered with an error envelope: ``{"success": false, "error": {...}}``."""
@@ -81,10 +83,10 @@ def error_for(status: int, body: Any) -> PliersAPIError:
     """The error an answer stands for, from its envelope when it has one."""
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        code = str(error.get("code", "HTTP_ERROR"))
+        code = str(error.get("code", HTTPError.code))
         message = str(error.get("message", ""))
         details = error.get("details")
     else:
-        code, message, details = "HTTP_ERROR", f"HTTP {status}", None
+        code, message, details = HTTPError.code, f"HTTP {status}", None
     kind = BY_STATUS.get(status, ServerError if status >= 500 else PliersAPIError)
     return kind(status, code, message, details)

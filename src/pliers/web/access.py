@@ -24,7 +24,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from pliers.api.auth import act_as
-from pliers.errors import Forbidden, PliersError, Unauthorized
+from pliers.errors import Forbidden, StaleForm, Unauthorized
 from pliers.keys.model import LOCAL, Principal
 from pliers.runtime import Runtime
 
@@ -35,13 +35,6 @@ COOKIE_PATH = "/console"
 _TOKEN_LENGTH = 43  # secrets.token_urlsafe(32)
 #: The longest key the sign-in form takes (keys and the admin key are far shorter).
 MAX_KEY = 512
-
-
-class StaleForm(PliersError):
-    """A console form posted without the session's CSRF token."""
-
-    status_code = 403
-    code = "CSRF_FAILED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from pliers.api.contract import EVENT_EXAMPLE
 from pliers.api.schemas import StoredEvent
 from pliers.errors import InvalidJSON, ServiceUnavailable
 from pliers.stream.protocol import Ping, StreamFilter, Subscribe, Unsubscribe
@@ -122,21 +123,7 @@ MESSAGES: dict[str, tuple[type[BaseModel], str, dict[str, Any]]] = {
         {
             "type": "event",
             "subscriptionId": "s-1",
-            "data": {
-                "id": "7b4e9a52-2f0d-4a51-9a43-6f3c6c1d9b10",
-                "type": "form.created",
-                "aggregateId": "form-1",
-                "aggregateType": "form",
-                "sequenceNumber": 1,
-                "version": 1,
-                "timestamp": "2026-11-30T12:00:00.000000Z",
-                "recordedAt": "2026-11-30T12:00:00.000412Z",
-                "correlationId": None,
-                "causationId": None,
-                "metadata": {},
-                "payload": {"name": "Contact"},
-                "position": 42,
-            },
+            "data": {**EVENT_EXAMPLE, "position": 42},
         },
     ),
     "unsubscribed": (

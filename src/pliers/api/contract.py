@@ -158,25 +158,32 @@ IDEMPOTENCY_KEY = {
     "characters, unique per form.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
 }
+
+
+def _link(operation: str, parameter: str, value: str = "$response.body#/data/id") -> dict[str, Any]:
+    """An OpenAPI link: ``operation`` takes ``value`` of this reply as its ``parameter``."""
+    return {"operationId": operation, "parameters": {parameter: value}}
+
+
 FORM_LINKS = {
-    "getForm": {"operationId": "getForm", "parameters": {"form_id": "$response.body#/data/id"}},
-    "updateForm": {
-        "operationId": "updateForm",
-        "parameters": {"form_id": "$response.body#/data/id"},
-    },
-    "archiveForm": {
-        "operationId": "archiveForm",
-        "parameters": {"form_id": "$response.body#/data/id"},
-    },
-    "exportSubmissions": {
-        "operationId": "exportSubmissions",
-        "parameters": {"form_id": "$response.body#/data/id"},
-    },
-    "listSubmissionsOfForm": {
-        "operationId": "listSubmissions",
-        "parameters": {"formId": "$response.body#/data/id"},
-    },
+    **{op: _link(op, "form_id") for op in ("getForm", "updateForm", "archiveForm")},
+    "exportSubmissions": _link("exportSubmissions", "form_id"),
+    "listSubmissionsOfForm": _link("listSubmissions", "formId"),
 }
+#: what a submission route answers: stored now, or stored before under the same key
+SUBMITTED = {
+    201: Reply("Stored", schemas.Submission, example=SUBMISSION,
+               links={"getSubmission": _link("getSubmission", "submission_id")}),
+    200: Reply("Stored before under the same `Idempotency-Key`", schemas.Submission,
+               example=SUBMISSION,
+               headers={"Idempotent-Replayed": {"schema": {"const": "true"}}}),
+}  # fmt: skip
+SUBMISSION_ERRORS = (
+    errors.FormNotFound,
+    errors.FormArchived,
+    errors.IdempotencyKeyReused,
+    errors.IdempotencyKeyInFlight,
+)
 
 
 def _declare() -> None:
@@ -302,17 +309,8 @@ def _declare() -> None:
         body=NewSubmission,
         body_example={"formId": FORM["id"], "data": SUBMISSION["data"]},
         parameters=(IDEMPOTENCY_KEY,),
-        replies={
-            201: Reply("Stored", schemas.Submission, example=SUBMISSION, links={
-                "getSubmission": {"operationId": "getSubmission",
-                                  "parameters": {"submission_id": "$response.body#/data/id"}},
-            }),
-            200: Reply("Stored before under the same `Idempotency-Key`", schemas.Submission,
-                       example=SUBMISSION,
-                       headers={"Idempotent-Replayed": {"schema": {"const": "true"}}}),
-        },
-        errors=(errors.FormNotFound, errors.FormArchived, errors.IdempotencyKeyReused,
-                errors.IdempotencyKeyInFlight),
+        replies=SUBMITTED,
+        errors=SUBMISSION_ERRORS,
     )  # fmt: skip
     document(
         "GET", "/v1/submissions/submissions", id="listSubmissions", tag="submissions",
@@ -335,10 +333,8 @@ def _declare() -> None:
         summary="List notifications, oldest first",
         replies={200: Reply("Notifications", schemas.NotificationList,
                             example={"notifications": [NOTIFICATION], "count": 1}, links={
-            "getNotification": {"operationId": "getNotification",
-                                "parameters": {"notification_id": first}},
-            "retryNotification": {"operationId": "retryNotification",
-                                  "parameters": {"notification_id": first}},
+            op: _link(op, "notification_id", first)
+            for op in ("getNotification", "retryNotification")
         })},
     )  # fmt: skip
     document(
@@ -373,14 +369,8 @@ def _declare() -> None:
         "with `Retry-After`. Pages on the form's `allowedOrigins` may post from a browser.",
         body=schemas.PublicSubmission, body_example={"data": SUBMISSION["data"]},
         parameters=(IDEMPOTENCY_KEY, _path("form_id", "the form's id", pattern=None)),
-        replies={
-            201: Reply("Stored", schemas.Submission, example={**SUBMISSION, "submittedBy": None}),
-            200: Reply("Stored before under the same `Idempotency-Key`", schemas.Submission,
-                       example=SUBMISSION,
-                       headers={"Idempotent-Replayed": {"schema": {"const": "true"}}}),
-        },
-        errors=(errors.FormNotFound, errors.FormArchived, errors.IdempotencyKeyReused,
-                errors.IdempotencyKeyInFlight, errors.RateLimited, cors),
+        replies={201: Reply("Stored", schemas.Submission, example=SUBMISSION), 200: SUBMITTED[200]},
+        errors=(*SUBMISSION_ERRORS, errors.RateLimited, cors),
     )  # fmt: skip
 
     key = {
@@ -397,10 +387,8 @@ def _declare() -> None:
         body_example={"name": "reporting", "scopes": ["events:read", "submissions:read"],
                       "expiresAt": "2027-03-01T00:00:00Z"},
         replies={201: Reply("The key and, once, its secret", schemas.ApiKey,
-                            example={**key, "key": "plk_…"}, links={
-            "revokeKey": {"operationId": "revokeKey",
-                          "parameters": {"key_id": "$response.body#/data/id"}},
-        })},
+                            example={**key, "key": "plk_…"},
+                            links={"revokeKey": _link("revokeKey", "key_id")})},
     )  # fmt: skip
     document(
         "GET", "/v1/keys", id="listKeys", tag="keys",

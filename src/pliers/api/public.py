@@ -63,16 +63,6 @@ async def read_public_form(form_id: str, rt: RuntimeDep) -> Response:
     "/forms/{form_id}/submissions",
     status_code=201,
     summary="Submit to a public form, without a key (rate limited per client address)",
-    openapi_extra={
-        "parameters": [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-            }
-        ]
-    },
 )
 async def submit_public_form(
     form_id: str, body: PublicSubmission, rt: RuntimeDep, request: Request

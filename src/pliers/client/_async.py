@@ -18,6 +18,7 @@ from pliers.client.errors import PliersAPIError, RateLimited, ServiceUnavailable
 from pliers.client.stream import EventStream
 
 Model = TypeVar("Model", bound=BaseModel)
+Page = TypeVar("Page", schemas.FormPage, schemas.SubmissionPage)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 #: Answers worth sending again: the server is briefly unable (503) or asks to slow down (429).
@@ -138,6 +139,16 @@ class _Resource:
     def __init__(self, client: AsyncPliers) -> None:
         self._client = client
 
+    async def _pages(self, path: str, model: type[Page], **params: Any) -> AsyncIterator[Page]:
+        """Every page of ``GET path``, each asked for with the ``nextCursor`` of the one before."""
+        cursor: str | None = None
+        while True:
+            page = await self._client.call("GET", path, model, params={**params, "cursor": cursor})
+            yield page
+            if not page.has_more or page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
 
 def _wire(value: Mapping[str, Any] | BaseModel) -> Any:
     if isinstance(value, BaseModel):
@@ -242,19 +253,10 @@ class Forms(_Resource):
         self, *, status: str | None = None, page_size: int = 50
     ) -> AsyncIterator[schemas.Form]:
         """Every form in creation order, page after page."""
-        cursor: str | None = None
-        while True:
-            page = await self._client.call(
-                "GET",
-                "/v1/forms/forms",
-                schemas.FormPage,
-                params={"status": status, "limit": page_size, "cursor": cursor},
-            )
+        pages = self._pages("/v1/forms/forms", schemas.FormPage, status=status, limit=page_size)
+        async for page in pages:
             for form in page.forms:
                 yield form
-            if not page.has_more or page.next_cursor is None:
-                return
-            cursor = page.next_cursor
 
     async def export_csv(self, form_id: str) -> str:
         response = await self._client.request("GET", f"/v1/forms/forms/{form_id}/submissions.csv")
@@ -296,19 +298,10 @@ class Submissions(_Resource):
         self, *, form_id: str | None = None, page_size: int = 50
     ) -> AsyncIterator[schemas.Submission]:
         """Every submission (of one form, or all) in creation order, page after page."""
-        cursor: str | None = None
-        while True:
-            page = await self._client.call(
-                "GET",
-                "/v1/submissions/submissions",
-                schemas.SubmissionPage,
-                params={"formId": form_id, "limit": page_size, "cursor": cursor},
-            )
+        path, model = "/v1/submissions/submissions", schemas.SubmissionPage
+        async for page in self._pages(path, model, formId=form_id, limit=page_size):
             for submission in page.submissions:
                 yield submission
-            if not page.has_more or page.next_cursor is None:
-                return
-            cursor = page.next_cursor
 
 
 class Notifications(_Resource):

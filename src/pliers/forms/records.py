@@ -17,6 +17,8 @@ from pliers.events.model import format_time
 from pliers.events.store import Transaction
 
 FormStatus = Literal["active", "archived"]
+#: what a respondent sees of a form (:meth:`FormRecord.to_public`), in wire names
+PUBLIC_KEYS = ("id", "name", "description", "fields", "validation", "version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +60,8 @@ class FormRecord:
     def to_public(self) -> dict[str, Any]:
         """What a respondent needs to render and fill in the form, and nothing else: no
         notification recipients, origins or other settings of its owner."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "fields": self.body["fields"],
-            "validation": self.body["validation"],
-            "version": self.version,
-        }
+        wire = self.to_wire()
+        return {key: wire[key] for key in PUBLIC_KEYS}
 
     def to_cache(self) -> dict[str, Any]:
         """Everything the record holds, as JSON (for a cache; see :meth:`from_cache`)."""

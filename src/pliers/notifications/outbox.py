@@ -89,6 +89,25 @@ class Notification:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationQuery:
+    """The notifications a list returns: those matching every filter given, oldest first."""
+
+    submission_id: str | None = None
+    form_id: str | None = None
+    status: Status | None = None
+    limit: int = 100
+
+    def filters(self) -> list[tuple[str, str]]:
+        """``(field, value)`` of each filter given; the field is also the stored column."""
+        given = (
+            ("submission_id", self.submission_id),
+            ("form_id", self.form_id),
+            ("status", self.status),
+        )
+        return [(field, value) for field, value in given if value is not None]
+
+
 class OutboxStore(Protocol):
     """Storage of the outbox. Methods taking ``tx`` run inside the caller's transaction.
 
@@ -135,14 +154,7 @@ class OutboxStore(Protocol):
         self, notification_id: str, tx: Transaction | None = None
     ) -> Notification | None: ...
 
-    async def list(
-        self,
-        *,
-        submission_id: str | None = None,
-        form_id: str | None = None,
-        status: Status | None = None,
-        limit: int = 100,
-    ) -> list[Notification]: ...
+    async def list(self, query: NotificationQuery) -> list[Notification]: ...
 
     async def depth(self) -> dict[str, int]:
         """How many notifications each status holds (statuses with none may be absent)."""
@@ -331,9 +343,8 @@ class NotificationOutbox:
         status: Status | None = None,
         limit: int = 100,
     ) -> list[Notification]:
-        return await self.adapter.list(
-            submission_id=submission_id, form_id=form_id, status=status, limit=limit
-        )
+        query = NotificationQuery(submission_id, form_id, status, limit)
+        return await self.adapter.list(query)
 
     async def depth(self) -> dict[str, int]:
         return await self.adapter.depth()

@@ -59,6 +59,19 @@ def _submission(row: asyncpg.Record) -> SubmissionRecord:
     )
 
 
+def _values(form: FormRecord) -> tuple[Any, ...]:
+    """``$1`` to ``$7`` of a form's INSERT and UPDATE."""
+    return (
+        form.id,
+        form.name,
+        form.description,
+        form.body,
+        form.version,
+        form.status,
+        form.event_sequence,
+    )
+
+
 class PostgresFormRecords:
     def __init__(self, store: PostgresEventStore) -> None:
         self._store = store
@@ -69,13 +82,7 @@ class PostgresFormRecords:
             await conn.execute(
                 "INSERT INTO forms (id, name, description, body, version, status, event_sequence,"
                 " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                form.id,
-                form.name,
-                form.description,
-                form.body,
-                form.version,
-                form.status,
-                form.event_sequence,
+                *_values(form),
                 form.created_at,
                 form.updated_at,
             )
@@ -87,13 +94,7 @@ class PostgresFormRecords:
             await conn.execute(
                 "UPDATE forms SET name = $2, description = $3, body = $4, version = $5,"
                 " status = $6, event_sequence = $7, updated_at = $8 WHERE id = $1",
-                form.id,
-                form.name,
-                form.description,
-                form.body,
-                form.version,
-                form.status,
-                form.event_sequence,
+                *_values(form),
                 form.updated_at,
             )
             if new_version:

@@ -18,7 +18,11 @@ from typing import Any
 import asyncpg
 
 from pliers.events.store import Transaction
-from pliers.notifications.outbox import NewNotification, Notification, Status
+from pliers.notifications.outbox import (
+    NewNotification,
+    Notification,
+    NotificationQuery,
+)
 from pliers.storage.postgres.errors import translated
 from pliers.storage.postgres.events import PostgresEventStore
 from pliers.storage.postgres.listen import listen_forever
@@ -64,6 +68,22 @@ def _row(r: asyncpg.Record) -> Notification:
         created_at=r["created_at"],
         updated_at=r["updated_at"],
     )
+
+
+async def _settle(
+    tx: Transaction, notification_id: str, attempts: int, assignments: str, *values: Any
+) -> bool:
+    """Apply ``assignments`` ($3 on) to the row if this claim still holds it: ``sending``, at
+    ``attempts``. False when a later claim took it over."""
+    conn: asyncpg.Connection = tx.connection
+    status = await conn.execute(
+        f"UPDATE notifications SET {assignments}, locked_until = NULL, updated_at = now()"
+        " WHERE id = $1 AND status = 'sending' AND attempts = $2",
+        notification_id,
+        attempts,
+        *values,
+    )
+    return bool(status == "UPDATE 1")
 
 
 class PostgresOutboxStore:
@@ -131,16 +151,8 @@ class PostgresOutboxStore:
     async def mark_sent(
         self, tx: Transaction, notification_id: str, attempts: int, message_id: str | None
     ) -> bool:
-        conn: asyncpg.Connection = tx.connection
-        status = await conn.execute(
-            "UPDATE notifications SET status = 'sent', provider_message_id = $3,"
-            " locked_until = NULL, last_error = NULL, updated_at = now()"
-            " WHERE id = $1 AND status = 'sending' AND attempts = $2",
-            notification_id,
-            attempts,
-            message_id,
-        )
-        return bool(status == "UPDATE 1")
+        sent = "status = 'sent', provider_message_id = $3, last_error = NULL"
+        return await _settle(tx, notification_id, attempts, sent, message_id)
 
     async def reschedule(
         self,
@@ -150,30 +162,17 @@ class PostgresOutboxStore:
         delay_seconds: float,
         error: str,
     ) -> bool:
-        conn: asyncpg.Connection = tx.connection
-        status = await conn.execute(
-            "UPDATE notifications SET status = 'queued', last_error = $3, locked_until = NULL,"
-            " next_attempt_at = now() + make_interval(secs => $4), updated_at = now()"
-            " WHERE id = $1 AND status = 'sending' AND attempts = $2",
-            notification_id,
-            attempts,
-            error,
-            float(delay_seconds),
+        queued = (
+            "status = 'queued', last_error = $3,"
+            " next_attempt_at = now() + make_interval(secs => $4)"
         )
-        return bool(status == "UPDATE 1")
+        return await _settle(tx, notification_id, attempts, queued, error, float(delay_seconds))
 
     async def mark_failed(
         self, tx: Transaction, notification_id: str, attempts: int, error: str
     ) -> bool:
-        conn: asyncpg.Connection = tx.connection
-        status = await conn.execute(
-            "UPDATE notifications SET status = 'failed', last_error = $3, locked_until = NULL,"
-            " updated_at = now() WHERE id = $1 AND status = 'sending' AND attempts = $2",
-            notification_id,
-            attempts,
-            error,
-        )
-        return bool(status == "UPDATE 1")
+        failed = "status = 'failed', last_error = $3"
+        return await _settle(tx, notification_id, attempts, failed, error)
 
     async def requeue(self, tx: Transaction, notification_id: str) -> Notification | None:
         conn: asyncpg.Connection = tx.connection
@@ -203,28 +202,13 @@ class PostgresOutboxStore:
             )
         return {r["status"]: r["n"] for r in rows}
 
-    async def list(
-        self,
-        *,
-        submission_id: str | None = None,
-        form_id: str | None = None,
-        status: Status | None = None,
-        limit: int = 100,
-    ) -> list[Notification]:
-        where: list[str] = []
-        args: list[Any] = []
-        for column, value in (
-            ("submission_id", submission_id),
-            ("form_id", form_id),
-            ("status", status),
-        ):
-            if value is not None:
-                args.append(value)
-                where.append(f"{column} = ${len(args)}")
-        args.append(limit)
+    async def list(self, query: NotificationQuery) -> list[Notification]:
+        filters = query.filters()
+        where = " AND ".join(f"{column} = ${i}" for i, (column, _) in enumerate(filters, 1))
         sql = (
             f"SELECT {_COLUMNS} FROM notifications"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + f" ORDER BY created_at, id LIMIT ${len(args)}"
+            + (f" WHERE {where}" if where else "")
+            + f" ORDER BY created_at, id LIMIT ${len(filters) + 1}"
         )
-        return [_row(r) for r in await self.store.fetch(sql, *args)]
+        rows = await self.store.fetch(sql, *(value for _, value in filters), query.limit)
+        return [_row(r) for r in rows]

@@ -75,6 +75,19 @@ def _submission(row: Sequence[Any]) -> SubmissionRecord:
     )
 
 
+def _values(form: FormRecord) -> tuple[Any, ...]:
+    """``?1`` to ``?7`` of a form's INSERT and UPDATE."""
+    return (
+        form.id,
+        form.name,
+        form.description,
+        _dumps(form.body),
+        form.version,
+        form.status,
+        form.event_sequence,
+    )
+
+
 class SqliteFormRecords:
     def __init__(self, store: SqliteEventStore) -> None:
         self._store = store
@@ -84,18 +97,8 @@ class SqliteFormRecords:
         async with _translated():
             await conn.execute(
                 "INSERT INTO forms (id, name, description, body, version, status, event_sequence,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    form.id,
-                    form.name,
-                    form.description,
-                    _dumps(form.body),
-                    form.version,
-                    form.status,
-                    form.event_sequence,
-                    format_time(form.created_at),
-                    format_time(form.updated_at),
-                ),
+                " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                (*_values(form), format_time(form.created_at), format_time(form.updated_at)),
             )
             await self._insert_version(conn, form)
 
@@ -103,18 +106,9 @@ class SqliteFormRecords:
         conn: aiosqlite.Connection = tx.connection
         async with _translated():
             await conn.execute(
-                "UPDATE forms SET name = ?, description = ?, body = ?, version = ?, status = ?,"
-                " event_sequence = ?, updated_at = ? WHERE id = ?",
-                (
-                    form.name,
-                    form.description,
-                    _dumps(form.body),
-                    form.version,
-                    form.status,
-                    form.event_sequence,
-                    format_time(form.updated_at),
-                    form.id,
-                ),
+                "UPDATE forms SET name = ?2, description = ?3, body = ?4, version = ?5,"
+                " status = ?6, event_sequence = ?7, updated_at = ?8 WHERE id = ?1",
+                (*_values(form), format_time(form.updated_at)),
             )
             if new_version:
                 await self._insert_version(conn, form)

@@ -17,7 +17,11 @@ import aiosqlite
 
 from pliers.events.model import format_time, parse_time
 from pliers.events.store import Transaction
-from pliers.notifications.outbox import NewNotification, Notification, Status
+from pliers.notifications.outbox import (
+    NewNotification,
+    Notification,
+    NotificationQuery,
+)
 from pliers.storage.sqlite.events import SqliteEventStore
 
 _COLUMNS = (
@@ -59,8 +63,17 @@ def _now(delay_seconds: float = 0.0) -> str:
     return format_time(datetime.now(UTC) + timedelta(seconds=delay_seconds))
 
 
-async def _changed(conn: aiosqlite.Connection, sql: str, args: Sequence[Any]) -> bool:
-    async with conn.execute(sql, args) as cursor:
+async def _settle(
+    tx: Transaction, notification_id: str, attempts: int, assignments: str, *values: Any
+) -> bool:
+    """Apply ``assignments`` to the row if this claim still holds it: ``sending``, at
+    ``attempts``. False when a later claim took it over."""
+    conn: aiosqlite.Connection = tx.connection
+    async with conn.execute(
+        f"UPDATE notifications SET {assignments}, locked_until = NULL, updated_at = ?"
+        " WHERE id = ? AND status = 'sending' AND attempts = ?",
+        (*values, _now(), notification_id, attempts),
+    ) as cursor:
         return cursor.rowcount == 1
 
 
@@ -127,14 +140,8 @@ class SqliteOutboxStore:
         attempts: int,
         message_id: str | None,
     ) -> bool:
-        conn: aiosqlite.Connection = tx.connection
-        return await _changed(
-            conn,
-            "UPDATE notifications SET status = 'sent', provider_message_id = ?,"
-            " locked_until = NULL, last_error = NULL, updated_at = ?"
-            " WHERE id = ? AND status = 'sending' AND attempts = ?",
-            (message_id, _now(), notification_id, attempts),
-        )
+        sent = "status = 'sent', provider_message_id = ?, last_error = NULL"
+        return await _settle(tx, notification_id, attempts, sent, message_id)
 
     async def reschedule(
         self,
@@ -144,25 +151,14 @@ class SqliteOutboxStore:
         delay_seconds: float,
         error: str,
     ) -> bool:
-        conn: aiosqlite.Connection = tx.connection
-        return await _changed(
-            conn,
-            "UPDATE notifications SET status = 'queued', last_error = ?, locked_until = NULL,"
-            " next_attempt_at = ?, updated_at = ?"
-            " WHERE id = ? AND status = 'sending' AND attempts = ?",
-            (error, _now(delay_seconds), _now(), notification_id, attempts),
-        )
+        queued = "status = 'queued', last_error = ?, next_attempt_at = ?"
+        return await _settle(tx, notification_id, attempts, queued, error, _now(delay_seconds))
 
     async def mark_failed(
         self, tx: Transaction, notification_id: str, attempts: int, error: str
     ) -> bool:
-        conn: aiosqlite.Connection = tx.connection
-        return await _changed(
-            conn,
-            "UPDATE notifications SET status = 'failed', last_error = ?, locked_until = NULL,"
-            " updated_at = ? WHERE id = ? AND status = 'sending' AND attempts = ?",
-            (error, _now(), notification_id, attempts),
-        )
+        failed = "status = 'failed', last_error = ?"
+        return await _settle(tx, notification_id, attempts, failed, error)
 
     async def requeue(self, tx: Transaction, notification_id: str) -> Notification | None:
         conn: aiosqlite.Connection = tx.connection
@@ -190,28 +186,13 @@ class SqliteOutboxStore:
         rows = await self.store.fetch("SELECT status, count(*) FROM notifications GROUP BY status")
         return {str(r[0]): int(r[1]) for r in rows}
 
-    async def list(
-        self,
-        *,
-        submission_id: str | None = None,
-        form_id: str | None = None,
-        status: Status | None = None,
-        limit: int = 100,
-    ) -> list[Notification]:
-        where: list[str] = []
-        args: list[Any] = []
-        for column, value in (
-            ("submission_id", submission_id),
-            ("form_id", form_id),
-            ("status", status),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        args.append(limit)
+    async def list(self, query: NotificationQuery) -> list[Notification]:
+        filters = query.filters()
+        where = " AND ".join(f"{column} = ?" for column, _ in filters)
         sql = (
             f"SELECT {_COLUMNS} FROM notifications"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + (f" WHERE {where}" if where else "")
             + " ORDER BY created_at, id LIMIT ?"
         )
-        return [_row(r) for r in await self.store.fetch(sql, *args)]
+        rows = await self.store.fetch(sql, *(value for _, value in filters), query.limit)
+        return [_row(r) for r in rows]

@@ -275,6 +275,15 @@ def _problem(field: str, rule: str, message: str) -> dict[str, str]:
     return {"field": values.printable(field), "rule": rule, "message": values.printable(message)}
 
 
+def _unknown_type(
+    where: str, rule: str, given: str, known: tuple[str, ...], kinds: str
+) -> dict[str, str]:
+    """The problem of a ``type`` that is none of ``known``: it names them."""
+    kind = rule.removesuffix("Type")
+    message = f"unknown {kind} type {given!r}; known {kinds}: {', '.join(known)}"
+    return _problem(f"{where}.type", rule, message)
+
+
 def _path(loc: tuple[Any, ...], *, key: bool = False) -> str:
     """``fields[0].options[2]`` from a pydantic location; ``key``: the last part is a given key."""
     path = ""
@@ -352,14 +361,7 @@ def _compile(definition: FormDefinition, problems: list[dict[str, str]]) -> Sche
             continue
         names[f.name] = i
         if f.type not in FIELD_TYPES:
-            known = ", ".join(FIELD_TYPES)
-            problems.append(
-                _problem(
-                    f"{where}.type",
-                    "fieldType",
-                    f"unknown field type {f.type!r}; known types: {known}",
-                )
-            )
+            problems.append(_unknown_type(where, "fieldType", f.type, FIELD_TYPES, "types"))
             continue
         _check_options(f, where, problems)
         rules[f.name] = []
@@ -382,14 +384,7 @@ def _compile(definition: FormDefinition, problems: list[dict[str, str]]) -> Sche
         where = f"validation[{i}]"
         target = fields_by_name.get(r.field)
         if r.type not in RULE_TYPES:
-            known = ", ".join(RULE_TYPES)
-            problems.append(
-                _problem(
-                    f"{where}.type",
-                    "ruleType",
-                    f"unknown rule type {r.type!r}; known rules: {known}",
-                )
-            )
+            problems.append(_unknown_type(where, "ruleType", r.type, RULE_TYPES, "rules"))
         if target is None:
             problems.append(
                 _problem(f"{where}.field", "unknownField", f"rule names unknown field {r.field!r}")

@@ -115,33 +115,6 @@ class EmailService:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def message(
-        self,
-        *,
-        to: str | Sequence[str],
-        subject: str,
-        body: str = "",
-        template_id: str | None = None,
-        html: bool = False,
-        dynamic_data: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """The JSON body of ``POST /mail/send`` for one message to every recipient."""
-        personalization: dict[str, Any] = {
-            "to": [{"email": address} for address in recipients(to)],
-            "subject": subject,
-        }
-        message: dict[str, Any] = {
-            "personalizations": [personalization],
-            "from": {"email": self.mail_from},
-            "subject": subject,
-        }
-        if template_id is not None:
-            message["template_id"] = template_id
-            personalization["dynamic_template_data"] = {"subject": subject, **(dynamic_data or {})}
-        else:
-            message["content"] = [{"type": "text/html" if html else "text/plain", "value": body}]
-        return message
-
     async def send_email(
         self,
         *,
@@ -152,16 +125,23 @@ class EmailService:
         html: bool = False,
         dynamic_data: dict[str, Any] | None = None,
     ) -> EmailResult:
+        """Send one message to every recipient (``POST /mail/send``)."""
         if not recipients(to):
             raise EmailServiceError("Email service error: no recipients", retryable=False)
-        payload = self.message(
-            to=to,
-            subject=subject,
-            body=body,
-            template_id=template_id,
-            html=html,
-            dynamic_data=dynamic_data,
-        )
+        personalization: dict[str, Any] = {
+            "to": [{"email": address} for address in recipients(to)],
+            "subject": subject,
+        }
+        payload: dict[str, Any] = {
+            "personalizations": [personalization],
+            "from": {"email": self.mail_from},
+            "subject": subject,
+        }
+        if template_id is not None:
+            payload["template_id"] = template_id
+            personalization["dynamic_template_data"] = {"subject": subject, **(dynamic_data or {})}
+        else:
+            payload["content"] = [{"type": "text/html" if html else "text/plain", "value": body}]
         response = await self._request("POST", "/mail/send", json=payload)
         message_id = response.headers.get("x-message-id")
         if not message_id:

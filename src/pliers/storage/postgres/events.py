@@ -159,21 +159,7 @@ def _dumps(value: Any) -> str:
 
 
 def _event_from_row(row: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(
-        id=row["id"],
-        type=row["type"],
-        aggregate_id=row["aggregate_id"],
-        aggregate_type=row["aggregate_type"],
-        sequence_number=row["sequence_number"],
-        version=row["version"],
-        timestamp=row["timestamp"],
-        recorded_at=row["recorded_at"],
-        correlation_id=row["correlation_id"],
-        causation_id=row["causation_id"],
-        metadata=row["metadata"],
-        payload=row["payload"],
-        position=row["position"],
-    )
+    return StoredEvent(**dict(row))  # the columns of _COLUMNS are its fields
 
 
 class PostgresTransaction:

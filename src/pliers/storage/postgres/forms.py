@@ -30,33 +30,11 @@ _SUBMISSION = (
 
 
 def _form(row: asyncpg.Record) -> FormRecord:
-    return FormRecord(
-        seq=row["seq"],
-        id=row["id"],
-        name=row["name"],
-        description=row["description"],
-        body=row["body"],
-        version=row["version"],
-        status=row["status"],
-        event_sequence=row["event_sequence"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return FormRecord(**dict(row))  # the columns of _FORM and _VERSIONS are its fields
 
 
 def _submission(row: asyncpg.Record) -> SubmissionRecord:
-    return SubmissionRecord(
-        seq=row["seq"],
-        id=row["id"],
-        form_id=row["form_id"],
-        form_version=row["form_version"],
-        data=row["data"],
-        submitted_by=row["submitted_by"],
-        metadata=row["metadata"],
-        status=row["status"],
-        created_at=row["created_at"],
-        idempotency_key=row["idempotency_key"],
-    )
+    return SubmissionRecord(**dict(row))  # the columns of _SUBMISSION are its fields
 
 
 def _values(form: FormRecord) -> tuple[Any, ...]:

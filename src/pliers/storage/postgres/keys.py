@@ -22,18 +22,12 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "pliers_keys"
 _COLUMNS = "id, name, scopes, digest, created_at, expires_at, revoked_at"
+_FIELDS = tuple(column.strip() for column in _COLUMNS.split(","))
 
 
 def _key(row: asyncpg.Record) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        name=row["name"],
-        scopes=tuple(row["scopes"]),
-        digest=row["digest"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        revoked_at=row["revoked_at"],
-    )
+    # the columns of _COLUMNS are its fields (a row may carry more, such as pg_notify's)
+    return ApiKey(**{**{field: row[field] for field in _FIELDS}, "scopes": tuple(row["scopes"])})
 
 
 class PostgresKeyStore:

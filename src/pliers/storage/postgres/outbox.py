@@ -48,25 +48,13 @@ _COLUMNS = (
     "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"
     " next_attempt_at, last_error, provider_message_id, created_at, updated_at"
 )
+_FIELDS = tuple(column.strip() for column in _COLUMNS.split(","))
 
 
 def _row(r: asyncpg.Record) -> Notification:
+    # the columns of _COLUMNS are its fields (a row may carry more, such as pg_notify's)
     return Notification(
-        id=r["id"],
-        submission_id=r["submission_id"],
-        form_id=r["form_id"],
-        channel=r["channel"],
-        recipients=list(r["recipients"]),
-        subject=r["subject"],
-        body=r["body"],
-        html=r["html"],
-        status=r["status"],
-        attempts=r["attempts"],
-        next_attempt_at=r["next_attempt_at"],
-        last_error=r["last_error"],
-        provider_message_id=r["provider_message_id"],
-        created_at=r["created_at"],
-        updated_at=r["updated_at"],
+        **{**{field: r[field] for field in _FIELDS}, "recipients": list(r["recipients"])}
     )
 
 
@@ -141,7 +129,7 @@ class PostgresOutboxStore:
                        updated_at = now()
                   FROM due
                  WHERE n.id = due.id
-                RETURNING {", ".join("n." + c.strip() for c in _COLUMNS.split(","))}
+                RETURNING {", ".join("n." + field for field in _FIELDS)}
                 """,
                 limit,
                 float(lease_seconds),

@@ -55,26 +55,27 @@ class PostgresFormRecords:
         self._store = store
 
     async def insert_form(self, tx: Transaction, form: FormRecord) -> None:
-        conn: Conn = tx.connection
-        async with translated():
-            await conn.execute(
-                "INSERT INTO forms (id, name, description, body, version, status, event_sequence,"
-                " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                *_values(form),
-                form.created_at,
-                form.updated_at,
-            )
-            await self._insert_version(conn, form)
+        sql = (
+            "INSERT INTO forms (id, name, description, body, version, status, event_sequence,"
+            " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        )
+        await self._write(tx, form, sql, form.created_at, form.updated_at)
 
     async def update_form(self, tx: Transaction, form: FormRecord, *, new_version: bool) -> None:
+        sql = (
+            "UPDATE forms SET name = $2, description = $3, body = $4, version = $5,"
+            " status = $6, event_sequence = $7, updated_at = $8 WHERE id = $1"
+        )
+        await self._write(tx, form, sql, form.updated_at, new_version=new_version)
+
+    async def _write(
+        self, tx: Transaction, form: FormRecord, sql: str, *times: Any, new_version: bool = True
+    ) -> None:
+        """Write ``form``'s row with ``sql`` ($1 to $7 from :func:`_values`, then ``times``), and
+        its version when it is a new one."""
         conn: Conn = tx.connection
         async with translated():
-            await conn.execute(
-                "UPDATE forms SET name = $2, description = $3, body = $4, version = $5,"
-                " status = $6, event_sequence = $7, updated_at = $8 WHERE id = $1",
-                *_values(form),
-                form.updated_at,
-            )
+            await conn.execute(sql, *_values(form), *times)
             if new_version:
                 await self._insert_version(conn, form)
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import grimp
 import pytest
 
 DOMAIN_MODULES = ["pliers.errors", "pliers.events.model", "pliers.events.sequencing"]
@@ -32,3 +33,20 @@ def test_the_client_loads_no_server(module: str) -> None:
     """A program that only talks to Pliers (the client, `pliers events tail`) starts without the
     web framework, the database drivers or Redis."""
     assert loaded_packages(module) & SERVER == set()
+
+
+#: The knot left in the test toolkit: the database pool and the dropper process it starts, which
+#: drops databases with the pool's helpers. A cycle through any other module fails the test below.
+TOOLKIT_KNOT = {"pliers.testing.dropper", "pliers.testing.postgres"}
+
+
+def test_no_import_cycles_anywhere_in_the_package() -> None:
+    """No module reaches itself through its imports, type-only and function-level ones included."""
+    graph = grimp.build_graph("pliers", cache_dir=None)
+    knots = set()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back is not None and not {module, *back} <= TOOLKIT_KNOT:
+                knots.add(" -> ".join((module, *back)))
+    assert sorted(knots) == []

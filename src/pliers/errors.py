@@ -133,10 +133,25 @@ class MethodNotAllowed(PliersError):
 
 
 class RequestTimeout(PliersError):
-    """A request body not received whole within ``PLIERS_BODY_READ_TIMEOUT``."""
+    """A request head or body not received whole within ``PLIERS_HEADER_READ_TIMEOUT`` or
+    ``PLIERS_BODY_READ_TIMEOUT``."""
 
     status_code = 408
     code = "REQUEST_TIMEOUT"
+
+
+class TooManyConnections(PliersError):
+    """A connection past ``PLIERS_MAX_CONNECTIONS_PER_CLIENT`` from one client address."""
+
+    status_code = 429
+    code = "TOO_MANY_CONNECTIONS"
+
+
+class HostNotAllowed(PliersError):
+    """A ``Host`` outside ``PLIERS_ALLOWED_HOSTS`` while authentication is off."""
+
+    status_code = 421
+    code = "HOST_NOT_ALLOWED"
 
 
 class HTTPError(PliersError):

@@ -34,7 +34,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from pliers.api.envelope import failure
+from pliers.api.envelope import error
+from pliers.errors import HostNotAllowed, PliersError, RequestTimeout, TooManyConnections
 from pliers.settings import Settings
 
 
@@ -130,10 +131,10 @@ class GuardedHTTP(HttpToolsProtocol):
             self._counted = peer
         else:
             self._refusal = _refusal(
-                429,
-                "TOO_MANY_CONNECTIONS",
-                f"this client address already holds {self.rules.max_per_client} connections "
-                "(PLIERS_MAX_CONNECTIONS_PER_CLIENT)",
+                TooManyConnections(
+                    f"this client address already holds {self.rules.max_per_client} connections "
+                    "(PLIERS_MAX_CONNECTIONS_PER_CLIENT)"
+                )
             )
         self._arm()
 
@@ -179,10 +180,10 @@ class GuardedHTTP(HttpToolsProtocol):
             return None
         shown = host.decode("latin-1") if host is not None else "(none)"
         return _refusal(
-            421,
-            "HOST_NOT_ALLOWED",
-            f"Host {shown!r} is not answered while authentication is off (protected mode): "
-            "use localhost or 127.0.0.1, or list the name in PLIERS_ALLOWED_HOSTS",
+            HostNotAllowed(
+                f"Host {shown!r} is not answered while authentication is off (protected mode): "
+                "use localhost or 127.0.0.1, or list the name in PLIERS_ALLOWED_HOSTS"
+            )
         )
 
     def _arm(self) -> None:
@@ -205,17 +206,17 @@ class GuardedHTTP(HttpToolsProtocol):
             return
         if self._head_begun:
             late = _refusal(
-                408,
-                "REQUEST_TIMEOUT",
-                f"the request head was not received within {self.rules.header_timeout:g} s "
-                "(PLIERS_HEADER_READ_TIMEOUT)",
+                RequestTimeout(
+                    f"the request head was not received within {self.rules.header_timeout:g} s "
+                    "(PLIERS_HEADER_READ_TIMEOUT)"
+                )
             )
             self.transport.write(_raw(late))
         self.transport.close()
 
 
-def _refusal(status: int, code: str, message: str) -> Response:
-    response = failure(status, code, message)
+def _refusal(refused: PliersError) -> Response:
+    response = error(refused)
     response.headers["connection"] = "close"
     return response
 

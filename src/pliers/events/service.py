@@ -10,11 +10,48 @@ from pliers.events.model import AppendResult, NewEvent
 from pliers.events.ownership import OwnedAggregates, check_not_owned
 from pliers.events.stamping import stamp_request
 from pliers.events.store import EventStore
+from pliers.group_commit import GroupCommit
 
 #: Called with the highest position of a commit, after it is readable.
 CommitListener = Callable[[int], Awaitable[None] | None]
 
 log = logging.getLogger(__name__)
+
+#: aggregate ids looked up together, at most (the publishes of one group)
+MAX_LOOKED_UP = 2000
+
+
+class GroupedLookups:
+    """Which aggregates the engines own, asked for concurrent publishes in one query per group.
+
+    Each publish to a UUID-named aggregate asks (see :mod:`pliers.events.ownership`); asked one by
+    one, that was a query of its own per publish. Queued in a :class:`GroupCommit`, the publishes
+    waiting while one query runs are answered by the next, each with its own ids' answer.
+    """
+
+    def __init__(self, owners: OwnedAggregates) -> None:
+        self._owners = owners
+        self._groups: GroupCommit[Sequence[str], set[str]] = GroupCommit(
+            self._look_up, _next_lookups
+        )
+
+    async def owned(self, aggregate_ids: Sequence[str]) -> set[str]:
+        return await self._groups.submit(aggregate_ids)
+
+    async def _look_up(self, requests: list[Sequence[str]]) -> list[set[str]]:
+        owned = await self._owners.owned(sorted({i for ids in requests for i in ids}))
+        return [owned.intersection(ids) for ids in requests]
+
+
+def _next_lookups(queued: Sequence[Sequence[str]]) -> list[int]:
+    group: list[int] = []
+    size = 0
+    for i, ids in enumerate(queued):
+        if group and size + len(ids) > MAX_LOOKED_UP:
+            break
+        group.append(i)
+        size += len(ids)
+    return group
 
 
 class EventService:
@@ -27,7 +64,7 @@ class EventService:
     def __init__(self, store: EventStore, owners: OwnedAggregates | None = None) -> None:
         self.store = store
         #: refuses raw events to the engines' aggregates (None: no engines, nothing to refuse)
-        self.owners = owners
+        self.owners = GroupedLookups(owners) if owners is not None else None
         self._listeners: list[CommitListener] = []
 
     def add_listener(self, listener: CommitListener) -> None:

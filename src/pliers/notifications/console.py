@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from typing import Unpack
 
-from pliers.notifications.mail import DEFAULT_FROM, EmailResult, recipients
+from pliers.notifications.mail import DEFAULT_FROM, Email, EmailResult, recipients
 
 mail_log = logging.getLogger("pliers.mail")
 
@@ -19,25 +18,21 @@ class ConsoleMailer:
         self.mail_from = mail_from
         self.log = logger or mail_log
 
-    async def send_email(
-        self,
-        *,
-        to: str | Sequence[str],
-        subject: str,
-        body: str = "",
-        template_id: str | None = None,
-        html: bool = False,
-        dynamic_data: dict[str, Any] | None = None,
-    ) -> EmailResult:
+    async def send_email(self, **email: Unpack[Email]) -> EmailResult:
         message_id = f"console-{uuid.uuid4()}"
-        content = f"template {template_id} with {dynamic_data or {}}" if template_id else body
+        template_id = email.get("template_id")
+        content = (
+            f"template {template_id} with {email.get('dynamic_data') or {}}"
+            if template_id
+            else email.get("body", "")
+        )
         self.log.info(
             "mail %s from %s to %s\nSubject: %s\nContent-Type: %s\n\n%s",
             message_id,
             self.mail_from,
-            ", ".join(recipients(to)),
-            subject,
-            "text/html" if html else "text/plain",
+            ", ".join(recipients(email["to"])),
+            email["subject"],
+            "text/html" if email.get("html") else "text/plain",
             content,
         )
         return EmailResult(message_id=message_id, success=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 DEFAULT_FROM = "notifications@pliers.local"
 
@@ -18,19 +18,25 @@ class EmailResult:
     status_code: int | None = None
 
 
+class Email(TypedDict):
+    """One message, as every backend's ``send_email`` takes it (keyword arguments).
+
+    ``body`` is the content (HTML when ``html``); with ``template_id`` the provider renders its
+    stored template with ``dynamic_data`` instead.
+    """
+
+    to: str | Sequence[str]
+    subject: str
+    body: NotRequired[str]
+    template_id: NotRequired[str | None]
+    html: NotRequired[bool]
+    dynamic_data: NotRequired[dict[str, Any] | None]
+
+
 class Mailer(Protocol):
     """Anything that can send one email: the SendGrid client or the console backend."""
 
-    async def send_email(
-        self,
-        *,
-        to: str | Sequence[str],
-        subject: str,
-        body: str = "",
-        template_id: str | None = None,
-        html: bool = False,
-        dynamic_data: dict[str, Any] | None = None,
-    ) -> EmailResult: ...
+    async def send_email(self, **email: Unpack[Email]) -> EmailResult: ...
 
     async def aclose(self) -> None: ...
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 import stamina
 
 from pliers.errors import EmailServiceError
-from pliers.notifications.mail import DEFAULT_FROM, EmailResult, recipients
+from pliers.notifications.mail import DEFAULT_FROM, Email, EmailResult, recipients
 
 
 class _RetryableError(Exception):
@@ -115,21 +114,13 @@ class EmailService:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def send_email(
-        self,
-        *,
-        to: str | Sequence[str],
-        subject: str,
-        body: str = "",
-        template_id: str | None = None,
-        html: bool = False,
-        dynamic_data: dict[str, Any] | None = None,
-    ) -> EmailResult:
+    async def send_email(self, **email: Unpack[Email]) -> EmailResult:
         """Send one message to every recipient (``POST /mail/send``)."""
-        if not recipients(to):
+        to, subject = recipients(email["to"]), email["subject"]
+        if not to:
             raise EmailServiceError("Email service error: no recipients", retryable=False)
         personalization: dict[str, Any] = {
-            "to": [{"email": address} for address in recipients(to)],
+            "to": [{"email": address} for address in to],
             "subject": subject,
         }
         payload: dict[str, Any] = {
@@ -137,11 +128,16 @@ class EmailService:
             "from": {"email": self.mail_from},
             "subject": subject,
         }
+        template_id = email.get("template_id")
         if template_id is not None:
             payload["template_id"] = template_id
-            personalization["dynamic_template_data"] = {"subject": subject, **(dynamic_data or {})}
+            personalization["dynamic_template_data"] = {
+                "subject": subject,
+                **(email.get("dynamic_data") or {}),
+            }
         else:
-            payload["content"] = [{"type": "text/html" if html else "text/plain", "value": body}]
+            kind = "text/html" if email.get("html") else "text/plain"
+            payload["content"] = [{"type": kind, "value": email.get("body", "")}]
         response = await self._request("POST", "/mail/send", json=payload)
         message_id = response.headers.get("x-message-id")
         if not message_id:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pliers.storage.adapters import Adapters
-from pliers.storage.sqlite.errors import translated
-from pliers.storage.sqlite.events import SqliteEventStore
+from pliers.storage.sqlite.events import DEFAULT_LOCK_TIMEOUT, SqliteEventStore
 from pliers.storage.sqlite.forms import SqliteFormRecords
 from pliers.storage.sqlite.keys import SqliteKeyStore
 from pliers.storage.sqlite.outbox import SqliteOutboxStore
@@ -25,10 +24,6 @@ def adapters(store: SqliteEventStore) -> Adapters:
     )
 
 
-#: seconds a statement waits for another connection's write lock (``PLIERS_DB_TIMEOUT``)
-DEFAULT_LOCK_TIMEOUT = 5.0
-
-
 async def connect(
     path: Path | str, *, migrate: bool = True, lock_timeout: float | None = None
 ) -> Adapters:
@@ -38,14 +33,12 @@ async def connect(
     ``pliers migrate``, a backup, a ``pliers worker``) waits ``lock_timeout`` seconds at most; then
     it fails as "database is locked", which the request answers with 503.
     """
-    store = await SqliteEventStore.connect(path, migrate=False)
-    waits = f"PRAGMA busy_timeout={round((lock_timeout or DEFAULT_LOCK_TIMEOUT) * 1000)}"
-    for conn in (store._writer, store._reader):  # the store's two connections
-        await conn.execute(waits)
+    store = await SqliteEventStore.connect(
+        path, migrate=False, lock_timeout=lock_timeout or DEFAULT_LOCK_TIMEOUT
+    )
     if migrate:
         try:
-            async with translated():  # locked past the wait: unavailable, with the reason
-                await store.migrate()
+            await store.migrate()
         except BaseException:
             await store.close()
             raise

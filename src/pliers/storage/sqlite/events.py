@@ -321,12 +321,21 @@ class SqliteTransaction:
             return await _append(self._conn, events)
 
 
-async def _open(path: Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None, timeout=30)
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA synchronous=NORMAL")
-    await conn.execute("PRAGMA foreign_keys=ON")
-    await conn.execute("PRAGMA busy_timeout=30000")
+#: seconds a statement waits for another connection's write lock (``PLIERS_DB_TIMEOUT``)
+DEFAULT_LOCK_TIMEOUT = 5.0
+
+
+async def _open(path: Path, lock_timeout: float) -> aiosqlite.Connection:
+    # the wait is set before the first statement: switching a file to WAL needs its lock too
+    conn = await aiosqlite.connect(path, isolation_level=None, timeout=lock_timeout)
+    try:
+        await conn.execute(f"PRAGMA busy_timeout={round(lock_timeout * 1000)}")
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 
@@ -340,16 +349,27 @@ class SqliteEventStore:
         self._group = AppendGroups(writer, self._write_lock)
 
     @classmethod
-    async def connect(cls, path: Path | str, *, migrate: bool = True) -> SqliteEventStore:
+    async def connect(
+        cls,
+        path: Path | str,
+        *,
+        migrate: bool = True,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> SqliteEventStore:
         path = Path(path)
+        opened: list[aiosqlite.Connection] = []  # the writer, then the reader
         try:
             if path.parent != Path():
                 path.parent.mkdir(parents=True, exist_ok=True)
-            writer = await _open(path)
-            reader = await _open(path)
-        except (OSError, sqlite3.Error) as e:
-            raise ServiceUnavailable(f"cannot open SQLite database {str(path)!r}: {e}") from e
-        store = cls(writer, reader)
+            opened.append(await _open(path, lock_timeout))
+            opened.append(await _open(path, lock_timeout))
+        except BaseException as e:
+            for conn in opened:
+                await conn.close()  # its thread would keep the process alive
+            if isinstance(e, OSError | sqlite3.Error):
+                raise ServiceUnavailable(f"cannot open SQLite database {str(path)!r}: {e}") from e
+            raise
+        store = cls(*opened)
         if migrate:
             await store.migrate()
         return store
@@ -363,7 +383,8 @@ class SqliteEventStore:
 
     async def migrate(self) -> list[str]:
         applied: list[str] = []
-        async with self._write_lock:
+        # a file locked past the wait is an outage with its reason, not a traceback
+        async with translated(), self._write_lock:
             conn = self._writer
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS pliers_migrations (name TEXT PRIMARY KEY,"

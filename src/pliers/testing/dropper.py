@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import sys
 
 import asyncpg
@@ -20,26 +19,6 @@ from pliers.testing.postgres import RUN_LOCK, TEST_PREFIX, drop_database, lock_k
 #: Give up waiting for the run to end after this long (the next run's cleanup takes over).
 WAIT_SECONDS = 600
 CONNECT_SECONDS = 10
-
-
-def spawn(admin_url: str, run: str, worker: str) -> None:
-    """Start the dropper detached: it outlives this process and keeps none of its signals."""
-    subprocess.run(  # noqa: S603 - our own interpreter and module, arguments we made
-        [
-            "/bin/sh",
-            "-c",
-            '"$@" </dev/null >/dev/null 2>&1 &',
-            "sh",
-            sys.executable,
-            "-m",
-            __name__,
-            admin_url,
-            run,
-            worker,
-        ],
-        check=False,
-        start_new_session=True,
-    )
 
 
 async def drop_when_done(admin_url: str, run: str, worker: str) -> list[str]:

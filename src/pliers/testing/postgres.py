@@ -15,6 +15,8 @@ import contextlib
 import itertools
 import os
 import re
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -128,6 +130,27 @@ async def drop_database(admin: asyncpg.Connection, name: str) -> None:
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def spawn_dropper(admin_url: str, run: str, worker: str) -> None:
+    """Start :mod:`pliers.testing.dropper` detached: it outlives this process and keeps none of
+    its signals. Named by string, so the dropper imports this module and not the reverse."""
+    subprocess.run(  # noqa: S603 - our own interpreter and module, arguments we made
+        [
+            "/bin/sh",
+            "-c",
+            '"$@" </dev/null >/dev/null 2>&1 &',
+            "sh",
+            sys.executable,
+            "-m",
+            "pliers.testing.dropper",
+            admin_url,
+            run,
+            worker,
+        ],
+        check=False,
+        start_new_session=True,
+    )
+
+
 def kept_name(name: str) -> str:
     """What a kept database is renamed to: out of reach of the leftover cleanup."""
     return KEPT_PREFIX + name.removeprefix(TEST_PREFIX)
@@ -235,9 +258,7 @@ class DatabasePool:
             self._started = self._starting.exception() is None
         if self._started:
             self._bg.run(self._abandon())
-            from pliers.testing import dropper
-
-            dropper.spawn(self.admin_url, self.run, self.worker)
+            spawn_dropper(self.admin_url, self.run, self.worker)
         else:
             self._bg.run(self._close_connections())
         self._bg.stop()

@@ -137,10 +137,16 @@ def test_every_process_logs_json_lines_with_the_request_id(server: Server) -> No
     submission_id = submitted.json()["data"]["id"]
 
     entries = server.wait_for(
-        "the console mail line",
+        "the console mail line and the submission's access line",
+        # the access line is written after the response is sent, so it may come after the mail
         lambda es: (
-            any(e["logger"] == "pliers.mail" and submission_id in e["message"] for e in es)
-            or any(e["logger"] == "pliers.mail" and "ops@example.com" in e["message"] for e in es)
+            (
+                any(e["logger"] == "pliers.mail" and submission_id in e["message"] for e in es)
+                or any(
+                    e["logger"] == "pliers.mail" and "ops@example.com" in e["message"] for e in es
+                )
+            )
+            and any(e.get("request_id") == "submit-1" for e in es)
         ),
     )
     parent = server.process.pid

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from pliers.api.connections import ConnectionRules, GuardedHTTP, connection_rules
 from pliers.settings import Settings
+from pliers.testing import apps
 
 pytestmark = pytest.mark.integration
 #: the app these tests serve, on one backend (what is tested happens before any route runs)
@@ -30,29 +29,10 @@ Serve = Callable[..., AbstractAsyncContextManager[int]]
 @asynccontextmanager
 async def guarded(app: FastAPI, **rules: Any) -> AsyncIterator[int]:
     """``app`` served by uvicorn with :class:`GuardedHTTP` on a free port; yields the port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
     given = {"max_per_client": 50, "header_timeout": 10.0, **rules}
-    config = uvicorn.Config(
-        app,
-        http=functools.partial(GuardedHTTP, rules=ConnectionRules(**given)),  # type: ignore[arg-type]
-        log_level="warning",
-        lifespan="off",
-        ws_ping_interval=None,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.005)
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    http = functools.partial(GuardedHTTP, rules=ConnectionRules(**given))
+    async with apps.serve(app, http=http) as server:
+        yield server.port
 
 
 @pytest.fixture

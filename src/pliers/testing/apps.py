@@ -71,12 +71,13 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp, host: str = "127.0.0.1") -> AsyncIterator[LiveServer]:
-    """Run ``app`` under uvicorn on a free port of ``host`` in this event loop."""
+async def serve(app: ASGIApp, host: str = "127.0.0.1", **config: Any) -> AsyncIterator[LiveServer]:
+    """Run ``app`` under uvicorn on a free port of ``host`` in this event loop; ``config``: more
+    settings of :class:`uvicorn.Config` (such as ``http``, its protocol class)."""
     sock = listening_socket(host)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None)
-    server = uvicorn.Server(config)
+    settings: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "ws_ping_interval": None}
+    server = uvicorn.Server(uvicorn.Config(app, **{**settings, **config}))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from pliers.events.model import (
     AppendResult,
@@ -14,6 +14,16 @@ from pliers.events.model import (
     QueryPageJSON,
     StoredEvent,
 )
+
+
+class Window(TypedDict, total=False):
+    """Which of an aggregate's events a read returns, in sequence order: sequence numbers from
+    ``from_sequence`` to ``to_sequence`` (both included; None or absent, no bound), and at most
+    ``limit`` of them."""
+
+    from_sequence: int | None
+    to_sequence: int | None
+    limit: int | None
 
 
 class Transaction(Protocol):
@@ -51,22 +61,10 @@ class EventStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
 
     async def read_aggregate(
-        self,
-        aggregate_id: str,
-        *,
-        from_sequence: int | None = None,
-        to_sequence: int | None = None,
-        limit: int | None = None,
+        self, aggregate_id: str, **window: Unpack[Window]
     ) -> list[StoredEvent]: ...
 
-    async def read_aggregate_json(
-        self,
-        aggregate_id: str,
-        *,
-        from_sequence: int | None = None,
-        to_sequence: int | None = None,
-        limit: int | None = None,
-    ) -> str:
+    async def read_aggregate_json(self, aggregate_id: str, **window: Unpack[Window]) -> str:
         """The same events as :meth:`read_aggregate`, as a JSON array of their wire form.
 
         The database serialises them, which is several times faster for long aggregates than

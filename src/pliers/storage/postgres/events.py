@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -27,14 +27,12 @@ from pliers.events.model import (
     QueryPageJSON,
     StoredEvent,
 )
+from pliers.events.store import Window
 from pliers.storage import migrations
 from pliers.storage.postgres.append import AppendGroups, Conn, append_in_transaction
 from pliers.storage.postgres.errors import UNAVAILABLE, translated
+from pliers.storage.sql import EVENT_COLUMNS, SqlEventStore
 
-_COLUMNS = (
-    'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
-    "recorded_at, correlation_id, causation_id, metadata, payload"
-)
 log = logging.getLogger(__name__)
 #: An event in its wire form, built by PostgreSQL (see StoredEvent.to_wire).
 _TIME = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
@@ -47,25 +45,6 @@ _WIRE = (
     "'payload', payload, 'position', position)"
 )
 _MIGRATION_LOCK = 0x706C69657273  # "pliers": one migrator at a time across processes
-
-
-def _aggregate_filter(
-    aggregate_id: str, from_sequence: int | None, to_sequence: int | None, limit: int | None
-) -> tuple[str, list[Any]]:
-    """WHERE ... ORDER BY ... LIMIT for reading one aggregate, and its arguments."""
-    sql = "WHERE aggregate_id = $1"
-    args: list[Any] = [aggregate_id]
-    if from_sequence is not None:
-        args.append(from_sequence)
-        sql += f" AND sequence_number >= ${len(args)}"
-    if to_sequence is not None:
-        args.append(to_sequence)
-        sql += f" AND sequence_number <= ${len(args)}"
-    sql += " ORDER BY sequence_number"
-    if limit is not None:
-        args.append(limit)
-        sql += f" LIMIT ${len(args)}"
-    return sql, args
 
 
 #: Filters that can drive a query through an index on (column, position), most selective first.
@@ -116,7 +95,7 @@ def _query_sql(query: EventQuery) -> tuple[str, list[Any]]:
             where.append(f'e."timestamp" <= {bind(query.timestamp_range.to)}')
     page = bind(query.limit + 1)
     select = (
-        f"SELECT {_COLUMNS} FROM events e WHERE {' AND '.join(where)} "
+        f"SELECT {EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where)} "
         f"ORDER BY e.position LIMIT {page}"
     )
     if driving is None:
@@ -192,8 +171,10 @@ def _timed_out(seconds: float, setting: str) -> ServiceUnavailable:
     return ServiceUnavailable(f"the database did not answer within {seconds:g} s ({setting})")
 
 
-class PostgresEventStore:
+class PostgresEventStore(SqlEventStore):
     backend = "postgres"
+    MARK = "$"
+    _event_from_row = staticmethod(_event_from_row)
 
     def __init__(
         self,
@@ -347,27 +328,8 @@ class PostgresEventStore:
         async with self.connection() as conn, translated(), conn.transaction():
             yield PostgresTransaction(conn)
 
-    async def read_aggregate(
-        self,
-        aggregate_id: str,
-        *,
-        from_sequence: int | None = None,
-        to_sequence: int | None = None,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
-        rows = await self.fetch(f"SELECT {_COLUMNS} FROM events {where}", *args)
-        return [_event_from_row(r) for r in rows]
-
-    async def read_aggregate_json(
-        self,
-        aggregate_id: str,
-        *,
-        from_sequence: int | None = None,
-        to_sequence: int | None = None,
-        limit: int | None = None,
-    ) -> str:
-        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+    async def read_aggregate_json(self, aggregate_id: str, **window: Unpack[Window]) -> str:
+        where, args = self._aggregate_filter(aggregate_id, window)
         rows = await self.fetch(
             f"SELECT coalesce(json_agg(w.event ORDER BY w.sequence_number), '[]')::text FROM "
             f"(SELECT {_WIRE} AS event, sequence_number FROM events {where}) w",
@@ -387,13 +349,6 @@ class PostgresEventStore:
             f"SELECT ({_WIRE})::text, position FROM ({sql}) e ORDER BY position", *args
         )
         return _page_json(rows, query.limit)
-
-    async def head_position(self) -> int:
-        rows = await self.fetch("SELECT coalesce(max(position), 0) FROM events")
-        return int(rows[0][0])
-
-    async def ping(self) -> None:
-        await self.fetch("SELECT 1")
 
     async def close(self) -> None:
         """Close the pool: gracefully within :attr:`timeout`, else at once."""

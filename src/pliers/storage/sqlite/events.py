@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import aiosqlite
 
@@ -43,14 +43,12 @@ from pliers.events.sequencing import (
     lookups,
     next_group,
 )
+from pliers.events.store import Window
 from pliers.group_commit import GroupCommit
 from pliers.storage import migrations
+from pliers.storage.sql import EVENT_COLUMNS, SqlEventStore
 from pliers.storage.sqlite.errors import translated
 
-_COLUMNS = (
-    'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
-    "recorded_at, correlation_id, causation_id, metadata, payload"
-)
 _INSERT = (
     "INSERT INTO events (id, type, aggregate_id, aggregate_type, sequence_number, version,"
     ' "timestamp", recorded_at, correlation_id, causation_id, metadata, payload, fingerprint)'
@@ -69,25 +67,6 @@ _WIRE = (
     "'causationId', causation_id, 'metadata', json(metadata), 'payload', json(payload), "
     "'position', position)"
 )
-
-
-def _aggregate_filter(
-    aggregate_id: str, from_sequence: int | None, to_sequence: int | None, limit: int | None
-) -> tuple[str, list[Any]]:
-    """WHERE ... ORDER BY ... LIMIT for reading one aggregate, and its arguments."""
-    sql = "WHERE aggregate_id = ?"
-    args: list[Any] = [aggregate_id]
-    if from_sequence is not None:
-        sql += " AND sequence_number >= ?"
-        args.append(from_sequence)
-    if to_sequence is not None:
-        sql += " AND sequence_number <= ?"
-        args.append(to_sequence)
-    sql += " ORDER BY sequence_number"
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
-    return sql, args
 
 
 def _dumps(value: Any) -> str:
@@ -339,8 +318,10 @@ async def _open(path: Path, lock_timeout: float) -> aiosqlite.Connection:
     return conn
 
 
-class SqliteEventStore:
+class SqliteEventStore(SqlEventStore):
     backend = "sqlite"
+    MARK = "?"
+    _event_from_row = staticmethod(_event_from_row)
 
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._writer = writer
@@ -435,27 +416,8 @@ class SqliteEventStore:
         async with translated(), self._reader.execute(sql, args) as cursor:
             return list(await cursor.fetchall())
 
-    async def read_aggregate(
-        self,
-        aggregate_id: str,
-        *,
-        from_sequence: int | None = None,
-        to_sequence: int | None = None,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
-        rows = await self.fetch(f"SELECT {_COLUMNS} FROM events {where}", *args)
-        return [_event_from_row(r) for r in rows]
-
-    async def read_aggregate_json(
-        self,
-        aggregate_id: str,
-        *,
-        from_sequence: int | None = None,
-        to_sequence: int | None = None,
-        limit: int | None = None,
-    ) -> str:
-        where, args = _aggregate_filter(aggregate_id, from_sequence, to_sequence, limit)
+    async def read_aggregate_json(self, aggregate_id: str, **window: Unpack[Window]) -> str:
+        where, args = self._aggregate_filter(aggregate_id, window)
         rows = await self.fetch(
             f"SELECT coalesce(json_group_array(json(w.event)), '[]') FROM "
             f"(SELECT {_WIRE} AS event FROM events {where}) w",
@@ -464,7 +426,7 @@ class SqliteEventStore:
         return str(rows[0][0])
 
     async def query(self, query: EventQuery) -> QueryPage:
-        sql, args = _query_sql(query, _COLUMNS)
+        sql, args = _query_sql(query, EVENT_COLUMNS)
         rows = await self.fetch(sql, *args)
         events = [_event_from_row(r) for r in rows[: query.limit]]
         return QueryPage(events, has_more=len(rows) > query.limit)
@@ -478,13 +440,6 @@ class SqliteEventStore:
             has_more=len(rows) > query.limit,
             last_position=page[-1][1] if page else None,
         )
-
-    async def head_position(self) -> int:
-        rows = await self.fetch("SELECT coalesce(max(position), 0) FROM events")
-        return int(rows[0][0])
-
-    async def ping(self) -> None:
-        await self.fetch("SELECT 1")
 
     async def close(self) -> None:
         await self._reader.close()

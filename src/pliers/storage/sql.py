@@ -1,0 +1,73 @@
+"""What the SQL backends' adapters share: the statements that read alike on both, written once.
+
+A backend brings what differs: its placeholders (``$1`` in PostgreSQL, ``?1`` in SQLite), how it
+runs a read (``fetch``) and how a row becomes a record.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Unpack
+
+from pliers.events.model import StoredEvent
+from pliers.events.store import Window
+
+#: The columns of an event, in the order a backend's row decoding takes them.
+EVENT_COLUMNS = (
+    'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
+    "recorded_at, correlation_id, causation_id, metadata, payload"
+)
+#: The bounds of a :class:`Window`: the key, and the condition on the sequence number.
+_BOUNDS = (("from_sequence", ">="), ("to_sequence", "<="))
+
+
+def aggregate_filter(aggregate_id: str, window: Window, mark: str) -> tuple[str, list[Any]]:
+    """WHERE ... ORDER BY ... LIMIT for reading one aggregate, and its arguments; ``mark``
+    numbers the placeholders (``$`` or ``?``)."""
+    args: list[Any] = [aggregate_id]
+    sql = f"WHERE aggregate_id = {mark}1"
+    for key, condition in _BOUNDS:
+        bound = window.get(key)
+        if bound is not None:
+            args.append(bound)
+            sql += f" AND sequence_number {condition} {mark}{len(args)}"
+    sql += " ORDER BY sequence_number"
+    limit = window.get("limit")
+    if limit is not None:
+        args.append(limit)
+        sql += f" LIMIT {mark}{len(args)}"
+    return sql, args
+
+
+class SqlEventStore(ABC):
+    """The reads of the event store that are the same statement on every SQL backend."""
+
+    #: what numbers a placeholder: ``$`` (``$1``) or ``?`` (``?1``)
+    MARK: ClassVar[str]
+
+    @abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> Sequence[Any]:
+        """Rows of one read, errors translated."""
+
+    @staticmethod
+    @abstractmethod
+    def _event_from_row(row: Any) -> StoredEvent:
+        """The event of a row of :data:`EVENT_COLUMNS`."""
+
+    def _aggregate_filter(self, aggregate_id: str, window: Window) -> tuple[str, list[Any]]:
+        return aggregate_filter(aggregate_id, window, self.MARK)
+
+    async def read_aggregate(
+        self, aggregate_id: str, **window: Unpack[Window]
+    ) -> list[StoredEvent]:
+        where, args = self._aggregate_filter(aggregate_id, window)
+        rows = await self.fetch(f"SELECT {EVENT_COLUMNS} FROM events {where}", *args)
+        return [self._event_from_row(r) for r in rows]
+
+    async def head_position(self) -> int:
+        rows = await self.fetch("SELECT coalesce(max(position), 0) FROM events")
+        return int(rows[0][0])
+
+    async def ping(self) -> None:
+        await self.fetch("SELECT 1")

@@ -22,8 +22,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import stamina
-
+from pliers import backoff
 from pliers.broker import Broker
 from pliers.errors import BrokerUnavailable
 from pliers.events.model import EventQuery, StoredEvent
@@ -173,14 +172,10 @@ class Hub:
         down = False
         while not self._closing:
             listener = None
-            async for attempt in stamina.retry_context(
-                on=BrokerUnavailable,
-                attempts=None,
-                timeout=None,
-                wait_initial=0.1,
-                wait_max=MAX_BACKOFF,
-                wait_jitter=0.1,
-            ):
+            retries = backoff.forever(
+                BrokerUnavailable, wait_initial=0.1, wait_max=MAX_BACKOFF, wait_jitter=0.1
+            )
+            async for attempt in retries:
                 with attempt:
                     if self._closing:
                         return

@@ -16,7 +16,8 @@ import logging
 from collections.abc import Callable
 
 import asyncpg
-import stamina
+
+from pliers import backoff
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,10 @@ async def listen_forever(
     notifications in the log.
     """
     while True:
-        async for attempt in stamina.retry_context(
-            on=Exception,
-            attempts=None,
-            timeout=None,
-            wait_initial=1.0,
-            wait_max=MAX_BACKOFF,
-            wait_jitter=0.5,
-        ):
+        retries = backoff.forever(
+            Exception, wait_initial=1.0, wait_max=MAX_BACKOFF, wait_jitter=0.5
+        )
+        async for attempt in retries:
             with attempt:
                 try:
                     await _listen(url, channel, notice, listening, call_timeout, heartbeat)

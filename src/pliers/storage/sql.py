@@ -47,6 +47,22 @@ class SqlEventStore(ABC):
     MARK: ClassVar[str]
 
     @abstractmethod
+    async def migrate(self) -> list[str]:
+        """Apply the migrations not yet recorded; returns the names applied."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def migrate_or_close(self) -> None:
+        """:meth:`migrate`, closing the store when that fails: a store that does not start
+        holds no connection."""
+        try:
+            await self.migrate()
+        except BaseException:
+            await self.close()
+            raise
+
+    @abstractmethod
     async def fetch(self, sql: str, *args: Any) -> Sequence[Any]:
         """Rows of one read, errors translated."""
 

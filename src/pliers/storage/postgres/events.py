@@ -234,11 +234,7 @@ class PostgresEventStore(SqlEventStore):
             raise ConfigurationError(f"PostgreSQL at {_where(url)} refused: {e}") from e
         store = cls(pool, url, timeout=db_timeout, migrate_timeout=migrate_timeout)
         if migrate:
-            try:
-                await store.migrate()
-            except BaseException:
-                await store.close()
-                raise
+            await store.migrate_or_close()
         return store
 
     async def applied_migrations(self) -> dict[str, tuple[str, str]]:

@@ -34,14 +34,8 @@ async def connect(
     it fails as "database is locked", which the request answers with 503.
     """
     store = await SqliteEventStore.connect(
-        path, migrate=False, lock_timeout=lock_timeout or DEFAULT_LOCK_TIMEOUT
+        path, migrate=migrate, lock_timeout=lock_timeout or DEFAULT_LOCK_TIMEOUT
     )
-    if migrate:
-        try:
-            await store.migrate()
-        except BaseException:
-            await store.close()
-            raise
     return adapters(store)
 
 

@@ -352,7 +352,7 @@ class SqliteEventStore(SqlEventStore):
             raise
         store = cls(*opened)
         if migrate:
-            await store.migrate()
+            await store.migrate_or_close()
         return store
 
     async def applied_migrations(self) -> dict[str, tuple[str, str]]:

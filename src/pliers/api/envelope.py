@@ -83,12 +83,18 @@ def validation_details(errors: list[Any]) -> list[dict[str, str]]:
     ]
 
 
-async def _pliers_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, PliersError)
+def raised(exc: PliersError, method: str, path: str) -> Response:
+    """The answer to ``exc`` raised by the route of ``method path``: its envelope, or the 500 of
+    an internal error (logged, and told to the client without its cause)."""
     if exc.status_code >= 500 and exc.code == PliersError.code:
-        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        log.error("internal error on %s %s", method, path, exc_info=exc)
         return internal_error()
     return error(exc)
+
+
+async def _pliers_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PliersError)
+    return raised(exc, request.method, request.url.path)
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:

@@ -25,7 +25,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pliers.api.auth import requires
-from pliers.api.envelope import ok
+from pliers.api.envelope import ok, raised
+from pliers.errors import PliersError
 from pliers.events.model import (
     ID_PATTERN,
     MAX_BIGINT,
@@ -95,7 +96,10 @@ class ThinEndpoint:
             body = read
         response = None
         if _plain_json(scope):
-            response = await self.serve(scope["app"].state.runtime, scope, body)
+            try:
+                response = await self.serve(scope["app"].state.runtime, scope, body)
+            except PliersError as e:  # as FastAPI's handler for it answers a route's
+                response = raised(e, scope["method"], scope["path"])
         if response is not None:
             await response(scope, receive, send)
             return
@@ -195,9 +199,9 @@ ENDPOINTS: list[tuple[str, str, Serve]] = [
 
 
 class HotRoutes:
-    """The thin endpoints, just inside FastAPI's exception handling (which answers what they
-    raise with the envelope); every other request, and every request they hand on, goes on to
-    FastAPI's routing (``rest``)."""
+    """The thin endpoints, just outside FastAPI's exception handling (:class:`ThinEndpoint`
+    answers what they raise with the same envelope); every other request, and every request they
+    hand on, goes on to that exception handling and FastAPI's routing (``rest``)."""
 
     def __init__(self, rest: ASGIApp) -> None:
         self.rest = rest
@@ -229,14 +233,12 @@ class HotRoutes:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.match(scope)
-        if route is None:
+        # the route :class:`HotPathApp` matched on the way in
+        route = scope.get("route")
+        if isinstance(route, ThinRoute):
+            await route.endpoint(scope, receive, send)
+        else:
             await self.rest(scope, receive, send)
-            return
-        # as FastAPI's routes do: what wraps the routes labels metrics and log lines with the
-        # route's path template
-        scope["route"] = route
-        await route.endpoint(scope, receive, send)
 
 
 class ThinRoute:
@@ -255,8 +257,9 @@ class HotPathApp(FastAPI):
     access log and metrics, the 500 envelope, the key check, body limits: everything added with
     ``add_middleware``), skipping the layers FastAPI and Starlette put around them (their own
     last-resort 500, which :class:`~pliers.api.envelope.Unexpected` answers first, FastAPI's
-    OpenTelemetry hooks and its body limit, which Pliers does not configure), and the router:
-    :class:`HotRoutes` sits inside FastAPI's exception handling, ahead of the routing.
+    OpenTelemetry hooks and its body limit, which Pliers does not configure) and those they put
+    inside them (the exception handling and the router): :class:`HotRoutes` sits just inside
+    the app's own middleware.
     """
 
     #: the thin routes, and where a request for one of them enters the middleware
@@ -267,13 +270,18 @@ class HotPathApp(FastAPI):
         own = {type_ for type_, _, _ in self.user_middleware}
         layer: Any = stack
         entry: ASGIApp | None = None
+        innermost: Any = None  # of the app's own middleware
         while not isinstance(layer, ExceptionMiddleware):
-            if entry is None and type(layer) in own:
-                entry = layer
+            if type(layer) in own:
+                entry = entry or layer
+                innermost = layer
             layer = layer.app
-        routes = HotRoutes(layer.app)
-        layer.app = routes
-        self._hot = (routes, entry or layer)
+        routes = HotRoutes(layer)
+        if innermost is None:
+            stack = routes
+        else:
+            innermost.app = routes
+        self._hot = (routes, entry or routes)
         return stack
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -281,10 +289,14 @@ class HotPathApp(FastAPI):
             self.middleware_stack = self.build_middleware_stack()
         assert self._hot is not None
         routes, entry = self._hot
-        if routes.match(scope) is None:
+        route = routes.match(scope)
+        if route is None:
             await super().__call__(scope, receive, send)
             return
         if self.root_path:
             scope["root_path"] = self.root_path
         scope["app"] = self
+        # as FastAPI's routes do: what wraps the routes labels metrics and log lines with the
+        # route's path template
+        scope["route"] = route
         await entry(scope, receive, send)

@@ -8,9 +8,9 @@ microseconds: no request object is built and the body is never touched.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,7 +31,7 @@ def request_id(scope: Scope) -> str:
             if REQUEST_ID.fullmatch(value):
                 return str(value, "ascii")
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def route_label(scope: Scope) -> str:

@@ -9,13 +9,12 @@ failed one leaves no trace in the planner's state.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pliers.errors import DuplicateEvent, SequenceConflict
-from pliers.events.model import MAX_BIGINT, NewEvent
+from pliers.events.model import MAX_BIGINT, NewEvent, new_event_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +161,7 @@ class AppendPlanner:
                 )
             claimed.add(key)
             heads[e.aggregate_id] = max(head, seq)
-            rows.append(Row(e, e.id or str(uuid.uuid4()), e.effective_aggregate_type, seq, fp))
+            rows.append(Row(e, e.id or new_event_id(), e.effective_aggregate_type, seq, fp))
 
         self._heads = heads
         self._used |= claimed

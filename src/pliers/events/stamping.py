@@ -24,7 +24,4 @@ def stamp_request(event: NewEvent, context: RequestContext | None = _CURRENT) ->
         context = current.get()
     if context is None:
         return event
-    stamped = event.model_copy(update={"metadata": {**event.metadata, "actor": context.actor}})
-    if context.request_id is not None and stamped.correlation_id is None:
-        stamped = stamped.correlated(context.request_id)
-    return stamped
+    return event.stamped(context.actor, context.request_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -13,7 +12,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from pliers import metrics
 from pliers.errors import PliersError
-from pliers.events.model import AppendResult, NewEvent
+from pliers.events.model import AppendResult, NewEvent, new_event_id
 from pliers.events.sequencing import (
     AppendPlanner,
     Duplicate,
@@ -202,9 +201,7 @@ async def append_numbered(
         for e in events:
             # numbered from 1 per aggregate across the group: the store adds the head
             offsets[e.aggregate_id] = offset = offsets.get(e.aggregate_id, 0) + 1
-            rows.append(
-                Row(e, str(uuid.uuid4()), e.effective_aggregate_type, offset, e.fingerprint())
-            )
+            rows.append(Row(e, new_event_id(), e.effective_aggregate_type, offset, e.fingerprint()))
         planned.append(rows)
     inserted = await conn.fetch(_APPEND_NUMBERED, *_columns([r for rows in planned for r in rows]))
     if not inserted:

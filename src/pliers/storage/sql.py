@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar, Unpack
 
-from pliers.events.model import StoredEvent
+from pliers.events.model import EventQuery, QueryPage, QueryPageJSON, StoredEvent
 from pliers.events.store import Window
 
 #: The columns of an event, in the order a backend's row decoding takes them.
@@ -38,6 +38,16 @@ def aggregate_filter(aggregate_id: str, window: Window, mark: str) -> tuple[str,
         args.append(limit)
         sql += f" LIMIT {mark}{len(args)}"
     return sql, args
+
+
+def page_json(rows: Sequence[Any], limit: int) -> QueryPageJSON:
+    """A page from rows of (event as JSON text, position), ``limit + 1`` at most."""
+    page = rows[:limit]
+    return QueryPageJSON(
+        "[" + ",".join(r[0] for r in page) + "]",
+        has_more=len(rows) > limit,
+        last_position=page[-1][1] if page else None,
+    )
 
 
 class SqlEventStore(ABC):
@@ -71,6 +81,22 @@ class SqlEventStore(ABC):
     def _event_from_row(row: Any) -> StoredEvent:
         """The event of a row of :data:`EVENT_COLUMNS`."""
 
+    @abstractmethod
+    def _page_sql(self, query: EventQuery) -> tuple[str, list[Any]]:
+        """The SQL reading the :data:`EVENT_COLUMNS` of a query page, ``limit + 1`` rows in
+        position order, and its arguments."""
+
+    @abstractmethod
+    def _page_json_sql(self, query: EventQuery) -> tuple[str, list[Any]]:
+        """The same page as :meth:`_page_sql`, as rows of (the event's wire form as JSON text,
+        its position)."""
+
+    @staticmethod
+    @abstractmethod
+    def _aggregate_json_sql(where: str) -> str:
+        """The statement of one row and column, a JSON array (text) of the wire forms of the
+        events that ``where`` (a WHERE ... ORDER BY ... LIMIT of the events table) selects."""
+
     def _aggregate_filter(self, aggregate_id: str, window: Window) -> tuple[str, list[Any]]:
         return aggregate_filter(aggregate_id, window, self.MARK)
 
@@ -80,6 +106,21 @@ class SqlEventStore(ABC):
         where, args = self._aggregate_filter(aggregate_id, window)
         rows = await self.fetch(f"SELECT {EVENT_COLUMNS} FROM events {where}", *args)
         return [self._event_from_row(r) for r in rows]
+
+    async def read_aggregate_json(self, aggregate_id: str, **window: Unpack[Window]) -> str:
+        where, args = self._aggregate_filter(aggregate_id, window)
+        rows = await self.fetch(self._aggregate_json_sql(where), *args)
+        return str(rows[0][0])
+
+    async def query(self, query: EventQuery) -> QueryPage:
+        sql, args = self._page_sql(query)
+        rows = await self.fetch(sql, *args)
+        events = [self._event_from_row(r) for r in rows[: query.limit]]
+        return QueryPage(events, has_more=len(rows) > query.limit)
+
+    async def query_json(self, query: EventQuery) -> QueryPageJSON:
+        sql, args = self._page_json_sql(query)
+        return page_json(await self.fetch(sql, *args), query.limit)
 
     async def head_position(self) -> int:
         rows = await self.fetch("SELECT coalesce(max(position), 0) FROM events")

@@ -8,26 +8,14 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Unpack
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import pydantic_core
 
-from pliers.errors import (
-    ConfigurationError,
-    PliersError,
-    ServiceUnavailable,
-)
-from pliers.events.model import (
-    AppendResult,
-    EventQuery,
-    NewEvent,
-    QueryPage,
-    QueryPageJSON,
-    StoredEvent,
-)
-from pliers.events.store import Window
+from pliers.errors import ConfigurationError, PliersError, ServiceUnavailable
+from pliers.events.model import AppendResult, EventQuery, NewEvent, StoredEvent
 from pliers.storage import migrations
 from pliers.storage.postgres.append import AppendGroups, Conn, append_in_transaction
 from pliers.storage.postgres.errors import UNAVAILABLE, translated
@@ -103,16 +91,6 @@ def _query_sql(query: EventQuery) -> tuple[str, list[Any]]:
     return f"SELECT e.* FROM {source}({select}) e ORDER BY e.position LIMIT {page}", args
 
 
-def _page_json(rows: Sequence[Any], limit: int) -> QueryPageJSON:
-    """A page from rows of (event as JSON text, position), ``limit + 1`` at most."""
-    page = rows[:limit]
-    return QueryPageJSON(
-        "[" + ",".join(r[0] for r in page) + "]",
-        has_more=len(rows) > limit,
-        last_position=page[-1][1] if page else None,
-    )
-
-
 def _where(url: str) -> str:
     """Host, port and database of ``url``, without credentials."""
     parts = urlsplit(url)
@@ -135,10 +113,6 @@ async def _keep_session(conn: Conn) -> None:
 
 def _dumps(value: Any) -> str:
     return pydantic_core.to_json(value).decode()
-
-
-def _event_from_row(row: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(**dict(row))  # the columns of _COLUMNS are its fields
 
 
 class PostgresTransaction:
@@ -174,7 +148,23 @@ def _timed_out(seconds: float, setting: str) -> ServiceUnavailable:
 class PostgresEventStore(SqlEventStore):
     backend = "postgres"
     MARK = "$"
-    _event_from_row = staticmethod(_event_from_row)
+    _page_sql = staticmethod(_query_sql)
+
+    @staticmethod
+    def _page_json_sql(query: EventQuery) -> tuple[str, list[Any]]:
+        sql, args = _query_sql(query)
+        return f"SELECT ({_WIRE})::text, position FROM ({sql}) e ORDER BY position", args
+
+    @staticmethod
+    def _aggregate_json_sql(where: str) -> str:
+        return (
+            f"SELECT coalesce(json_agg(w.event ORDER BY w.sequence_number), '[]')::text FROM "
+            f"(SELECT {_WIRE} AS event, sequence_number FROM events {where}) w"
+        )
+
+    @staticmethod
+    def _event_from_row(row: asyncpg.Record) -> StoredEvent:
+        return StoredEvent(**dict(row))  # the columns of EVENT_COLUMNS are its fields
 
     def __init__(
         self,
@@ -323,28 +313,6 @@ class PostgresEventStore(SqlEventStore):
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
         async with self.connection() as conn, translated(), conn.transaction():
             yield PostgresTransaction(conn)
-
-    async def read_aggregate_json(self, aggregate_id: str, **window: Unpack[Window]) -> str:
-        where, args = self._aggregate_filter(aggregate_id, window)
-        rows = await self.fetch(
-            f"SELECT coalesce(json_agg(w.event ORDER BY w.sequence_number), '[]')::text FROM "
-            f"(SELECT {_WIRE} AS event, sequence_number FROM events {where}) w",
-            *args,
-        )
-        return str(rows[0][0])
-
-    async def query(self, query: EventQuery) -> QueryPage:
-        sql, args = _query_sql(query)
-        rows = await self.fetch(sql, *args)
-        events = [_event_from_row(r) for r in rows[: query.limit]]
-        return QueryPage(events, has_more=len(rows) > query.limit)
-
-    async def query_json(self, query: EventQuery) -> QueryPageJSON:
-        sql, args = _query_sql(query)
-        rows = await self.fetch(
-            f"SELECT ({_WIRE})::text, position FROM ({sql}) e ORDER BY position", *args
-        )
-        return _page_json(rows, query.limit)
 
     async def close(self) -> None:
         """Close the pool: gracefully within :attr:`timeout`, else at once."""

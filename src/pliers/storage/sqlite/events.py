@@ -14,21 +14,16 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from pliers import metrics
-from pliers.errors import (
-    PliersError,
-    ServiceUnavailable,
-)
+from pliers.errors import PliersError, ServiceUnavailable
 from pliers.events.model import (
     AppendResult,
     EventQuery,
     NewEvent,
-    QueryPage,
-    QueryPageJSON,
     StoredEvent,
     format_time,
     parse_time,
@@ -43,7 +38,6 @@ from pliers.events.sequencing import (
     lookups,
     next_group,
 )
-from pliers.events.store import Window
 from pliers.group_commit import GroupCommit
 from pliers.storage import migrations
 from pliers.storage.sql import EVENT_COLUMNS, SqlEventStore
@@ -71,24 +65,6 @@ _WIRE = (
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _event_from_row(row: sqlite3.Row) -> StoredEvent:
-    return StoredEvent(
-        position=row[0],
-        id=row[1],
-        type=row[2],
-        aggregate_id=row[3],
-        aggregate_type=row[4],
-        sequence_number=row[5],
-        version=row[6],
-        timestamp=parse_time(row[7]),
-        recorded_at=parse_time(row[8]),
-        correlation_id=row[9],
-        causation_id=row[10],
-        metadata=json.loads(row[11]),
-        payload=json.loads(row[12]),
-    )
 
 
 def _query_sql(query: EventQuery, columns: str) -> tuple[str, list[Any]]:
@@ -321,7 +297,39 @@ async def _open(path: Path, lock_timeout: float) -> aiosqlite.Connection:
 class SqliteEventStore(SqlEventStore):
     backend = "sqlite"
     MARK = "?"
-    _event_from_row = staticmethod(_event_from_row)
+
+    @staticmethod
+    def _event_from_row(row: sqlite3.Row) -> StoredEvent:
+        return StoredEvent(
+            position=row[0],
+            id=row[1],
+            type=row[2],
+            aggregate_id=row[3],
+            aggregate_type=row[4],
+            sequence_number=row[5],
+            version=row[6],
+            timestamp=parse_time(row[7]),
+            recorded_at=parse_time(row[8]),
+            correlation_id=row[9],
+            causation_id=row[10],
+            metadata=json.loads(row[11]),
+            payload=json.loads(row[12]),
+        )
+
+    @staticmethod
+    def _page_sql(query: EventQuery) -> tuple[str, list[Any]]:
+        return _query_sql(query, EVENT_COLUMNS)
+
+    @staticmethod
+    def _page_json_sql(query: EventQuery) -> tuple[str, list[Any]]:
+        return _query_sql(query, f"{_WIRE}, position")
+
+    @staticmethod
+    def _aggregate_json_sql(where: str) -> str:
+        return (
+            f"SELECT coalesce(json_group_array(json(w.event)), '[]') FROM "
+            f"(SELECT {_WIRE} AS event FROM events {where}) w"
+        )
 
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._writer = writer
@@ -415,31 +423,6 @@ class SqliteEventStore(SqlEventStore):
         """
         async with translated(), self._reader.execute(sql, args) as cursor:
             return list(await cursor.fetchall())
-
-    async def read_aggregate_json(self, aggregate_id: str, **window: Unpack[Window]) -> str:
-        where, args = self._aggregate_filter(aggregate_id, window)
-        rows = await self.fetch(
-            f"SELECT coalesce(json_group_array(json(w.event)), '[]') FROM "
-            f"(SELECT {_WIRE} AS event FROM events {where}) w",
-            *args,
-        )
-        return str(rows[0][0])
-
-    async def query(self, query: EventQuery) -> QueryPage:
-        sql, args = _query_sql(query, EVENT_COLUMNS)
-        rows = await self.fetch(sql, *args)
-        events = [_event_from_row(r) for r in rows[: query.limit]]
-        return QueryPage(events, has_more=len(rows) > query.limit)
-
-    async def query_json(self, query: EventQuery) -> QueryPageJSON:
-        sql, args = _query_sql(query, f"{_WIRE}, position")
-        rows = await self.fetch(sql, *args)
-        page = rows[: query.limit]
-        return QueryPageJSON(
-            "[" + ",".join(r[0] for r in page) + "]",
-            has_more=len(rows) > query.limit,
-            last_position=page[-1][1] if page else None,
-        )
 
     async def close(self) -> None:
         await self._reader.close()

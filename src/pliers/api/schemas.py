@@ -37,6 +37,13 @@ class _Reply(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
+class _CursorPage(_Reply):
+    """A page of a listing; the next is asked for with ``cursor``."""
+
+    has_more: bool = Field(alias="hasMore")
+    next_cursor: str | None = Field(alias="nextCursor", description="`cursor` of the next page")
+
+
 # --- envelopes ------------------------------------------------------------------------------
 
 
@@ -328,10 +335,8 @@ class PublicSubmission(_Doc):
     metadata: dict[str, Any] = {}
 
 
-class FormPage(_Reply):
+class FormPage(_CursorPage):
     forms: list[Form]
-    has_more: bool = Field(alias="hasMore")
-    next_cursor: str | None = Field(alias="nextCursor", description="`cursor` of the next page")
 
 
 # --- submissions ----------------------------------------------------------------------------
@@ -348,10 +353,8 @@ class Submission(_Reply):
     created_at: str = Field(alias="createdAt", json_schema_extra={"format": "date-time"})
 
 
-class SubmissionPage(_Reply):
+class SubmissionPage(_CursorPage):
     submissions: list[Submission]
-    has_more: bool = Field(alias="hasMore")
-    next_cursor: str | None = Field(alias="nextCursor", description="`cursor` of the next page")
 
 
 # --- notifications --------------------------------------------------------------------------

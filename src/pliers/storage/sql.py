@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar, Unpack
 
+from pliers.errors import DuplicateEvent, IdempotencyKeyInFlight, PliersError, SequenceConflict
 from pliers.events.model import EventQuery, QueryPage, QueryPageJSON, StoredEvent
 from pliers.events.store import Window
 
@@ -38,6 +39,21 @@ def aggregate_filter(aggregate_id: str, window: Window, mark: str) -> tuple[str,
         args.append(limit)
         sql += f" LIMIT {mark}{len(args)}"
     return sql, args
+
+
+def broken_unique(message: str, ids: str, sequences: str, keys: str) -> PliersError | None:
+    """The Pliers error a broken unique constraint stands for, by the name the backend's
+    ``message`` gives it: ``ids`` (of events), ``sequences`` (an aggregate's sequence numbers),
+    ``keys`` (submissions' idempotency keys); None for any other."""
+    if sequences in message:
+        return SequenceConflict(
+            "sequence conflict: two events of the request claim the same sequence number"
+        )
+    if ids in message:
+        return DuplicateEvent("an event id in the request is already stored")
+    if keys in message:
+        return IdempotencyKeyInFlight()
+    return None
 
 
 def page_json(rows: Sequence[Any], limit: int) -> QueryPageJSON:

@@ -10,12 +10,12 @@ import asyncpg
 
 from pliers.errors import (
     DuplicateEvent,
-    IdempotencyKeyInFlight,
     PliersError,
     SequenceConflict,
     ServiceUnavailable,
     ValidationError,
 )
+from pliers.storage.sql import broken_unique
 
 #: Errors that mean the server is gone or refusing us, not that the request was wrong.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -39,14 +39,12 @@ def from_state(state: str | None, message: str, detail: str | None) -> PliersErr
     if state == "PL410":
         return DuplicateEvent(message)
     if state == "23505":
-        if "events_id_key" in message:
-            return DuplicateEvent("an event id in the request is already stored")
-        if "events_aggregate_sequence_key" in message:
-            return SequenceConflict(
-                "sequence conflict: two events of the request claim the same sequence number"
-            )
-        if "submissions_idempotency_idx" in message:
-            return IdempotencyKeyInFlight()
+        return broken_unique(
+            message,
+            ids="events_id_key",
+            sequences="events_aggregate_sequence_key",
+            keys="submissions_idempotency_idx",
+        )
     if state in _UNSTORABLE_STATES:
         return ValidationError(
             "Event validation failed: text contains characters the store cannot hold",

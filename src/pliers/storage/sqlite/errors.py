@@ -6,14 +6,8 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from pliers.errors import (
-    DuplicateEvent,
-    IdempotencyKeyInFlight,
-    PliersError,
-    SequenceConflict,
-    ServiceUnavailable,
-    ValidationError,
-)
+from pliers.errors import PliersError, ServiceUnavailable, ValidationError
+from pliers.storage.sql import broken_unique
 
 
 def unavailable(e: sqlite3.OperationalError) -> ServiceUnavailable | None:
@@ -21,19 +15,6 @@ def unavailable(e: sqlite3.OperationalError) -> ServiceUnavailable | None:
     text = str(e)
     if "locked" in text or "unable to open" in text or "disk I/O" in text:
         return ServiceUnavailable(f"the database is unavailable: {e}")
-    return None
-
-
-def _unique(message: str) -> PliersError | None:
-    """The Pliers error a broken unique constraint stands for, by the columns SQLite names."""
-    if "events.aggregate_id, events.sequence_number" in message:
-        return SequenceConflict(
-            "sequence conflict: two events of the request claim the same sequence number"
-        )
-    if "events.id" in message:
-        return DuplicateEvent("an event id in the request is already stored")
-    if "submissions.idempotency_key" in message:
-        return IdempotencyKeyInFlight()
     return None
 
 
@@ -50,7 +31,12 @@ async def translated(what: str = "Event", field: str = "event") -> AsyncIterator
             details=[{"field": field, "rule": "text", "message": str(e)}],
         ) from e
     except sqlite3.IntegrityError as e:
-        mapped = _unique(str(e))
+        mapped = broken_unique(
+            str(e),
+            ids="events.id",
+            sequences="events.aggregate_id, events.sequence_number",
+            keys="submissions.idempotency_key",
+        )
         if mapped is None:
             raise
         raise mapped from e

@@ -8,19 +8,41 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar, Unpack
+from typing import Any, ClassVar, Generic, TypeVar, Unpack
 
 from pliers.errors import DuplicateEvent, IdempotencyKeyInFlight, PliersError, SequenceConflict
 from pliers.events.model import EventQuery, QueryPage, QueryPageJSON, StoredEvent
 from pliers.events.store import Window
+from pliers.forms.records import FormRecord, FormStatus, SubmissionRecord
 
 #: The columns of an event, in the order a backend's row decoding takes them.
 EVENT_COLUMNS = (
     'position, id, type, aggregate_id, aggregate_type, sequence_number, version, "timestamp", '
     "recorded_at, correlation_id, causation_id, metadata, payload"
 )
+#: A form's columns (of ``forms f``), in the order a backend's row decoding takes them.
+FORM_COLUMNS = (
+    "f.seq, f.id, f.name, f.description, f.body, f.version, f.status, f.event_sequence,"
+    " f.created_at, f.updated_at"
+)
+#: Versions of the form ``$1``, each as the form was at that version (as :data:`FORM_COLUMNS`).
+FORM_VERSIONS = (
+    "SELECT f.seq, f.id, v.name, v.description, v.body, v.version, f.status, f.event_sequence,"
+    " f.created_at, v.created_at AS updated_at"
+    " FROM forms f JOIN form_versions v ON v.form_id = f.id WHERE f.id = $1"
+)
+SUBMISSION_COLUMNS = (
+    "seq, id, form_id, form_version, data, submitted_by, metadata, status, created_at,"
+    " idempotency_key"
+)
 #: The bounds of a :class:`Window`: the key, and the condition on the sequence number.
 _BOUNDS = (("from_sequence", ">="), ("to_sequence", "<="))
+
+
+def fields(columns: str) -> tuple[str, ...]:
+    """The record field each column of a SELECT list fills: ``f.seq, v.created_at AS updated_at``
+    fills ``seq`` and ``updated_at``."""
+    return tuple(column.split()[-1].split(".")[-1] for column in columns.split(","))
 
 
 def aggregate_filter(aggregate_id: str, window: Window, mark: str) -> tuple[str, list[Any]]:
@@ -144,3 +166,87 @@ class SqlEventStore(ABC):
 
     async def ping(self) -> None:
         await self.fetch("SELECT 1")
+
+
+Store = TypeVar("Store", bound=SqlEventStore)
+
+
+class SqlReads(Generic[Store]):
+    """A read model's adapter on a SQL event store, whose connections it reads through."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _fetch(self, sql: str, *args: Any) -> Sequence[Any]:
+        """Rows of a read written with numbered placeholders (``$1``), which become the store's."""
+        return await self.store.fetch(sql.replace("$", self.store.MARK), *args)
+
+
+class SqlFormReads(SqlReads[Store]):
+    """The reads of the form and submission read models: the same statements on every backend."""
+
+    @staticmethod
+    @abstractmethod
+    def _form(row: Any) -> FormRecord:
+        """The form of a row of :data:`FORM_COLUMNS` (or :data:`FORM_VERSIONS`)."""
+
+    @staticmethod
+    @abstractmethod
+    def _submission(row: Any) -> SubmissionRecord:
+        """The submission of a row of :data:`SUBMISSION_COLUMNS`."""
+
+    async def get_form(self, form_id: str, version: int | None = None) -> FormRecord | None:
+        if version is None:
+            rows = await self._fetch(f"SELECT {FORM_COLUMNS} FROM forms f WHERE f.id = $1", form_id)
+        else:
+            rows = await self._fetch(f"{FORM_VERSIONS} AND v.version = $2", form_id, version)
+        return self._form(rows[0]) if rows else None
+
+    async def form_generation(self, form_id: str) -> int | None:
+        rows = await self._fetch("SELECT event_sequence FROM forms WHERE id = $1", form_id)
+        return int(rows[0][0]) if rows else None
+
+    async def form_versions(self, form_id: str) -> list[FormRecord]:
+        rows = await self._fetch(f"{FORM_VERSIONS} ORDER BY v.version", form_id)
+        return [self._form(r) for r in rows]
+
+    async def list_forms(
+        self, *, after: int, limit: int, status: FormStatus | None = None
+    ) -> list[FormRecord]:
+        sql = f"SELECT {FORM_COLUMNS} FROM forms f WHERE f.seq > $1"
+        args: list[Any] = [after, limit]
+        if status is not None:
+            args.append(status)
+            sql += " AND f.status = $3"
+        rows = await self._fetch(f"{sql} ORDER BY f.seq LIMIT $2", *args)
+        return [self._form(r) for r in rows]
+
+    async def get_submission(self, submission_id: str) -> SubmissionRecord | None:
+        rows = await self._fetch(
+            f"SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id = $1", submission_id
+        )
+        return self._submission(rows[0]) if rows else None
+
+    async def list_submissions(
+        self, *, form_id: str | None, after: int, limit: int, upto: int | None = None
+    ) -> list[SubmissionRecord]:
+        where = ["seq > $1"]
+        args: list[Any] = [after, limit]
+        if form_id is not None:
+            args.append(form_id)
+            where.append(f"form_id = ${len(args)}")
+        if upto is not None:
+            args.append(upto)
+            where.append(f"seq <= ${len(args)}")
+        rows = await self._fetch(
+            f"SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE {' AND '.join(where)}"
+            " ORDER BY seq LIMIT $2",
+            *args,
+        )
+        return [self._submission(r) for r in rows]
+
+    async def last_submission_seq(self, form_id: str) -> int:
+        rows = await self._fetch(
+            "SELECT coalesce(max(seq), 0) FROM submissions WHERE form_id = $1", form_id
+        )
+        return int(rows[0][0])

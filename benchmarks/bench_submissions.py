@@ -5,9 +5,10 @@
 Needs wrk (`apt-get install wrk`): a C load generator, so the server saturates before the client
 does. Starts `pliers serve` (one worker, checking keys: requests carry a key with the scopes they
 need) on a fresh database, creates a 10-field form and measures
-with wrk, in alternating rounds so that a change in machine load affects both alike: submissions
+with wrk, in alternating rounds so that a change in machine load affects all alike: submissions
 and event publishes of the same content (the answers as the payload) at 1 and 50 connections,
-and the server's CPU time per request (from /proc).
+the server's CPU time per request (from /proc), and, after each round at 50 connections, a round
+of the limit.
 
 The limit is measured in the same run against the same database: on PostgreSQL a bare asyncpg
 loop inserting the same content as one row (concurrency 50, no HTTP, no validation, no lock); on
@@ -25,6 +26,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,31 +121,18 @@ class WrkLoad:
         return self.cpu / self.requests * 1e6
 
 
-def with_wrk(base: ServerURL, form_id: str, seconds: int) -> dict[tuple[str, int], WrkLoad]:
-    """Submissions and publishes at concurrency 1 and 50, in alternating rounds."""
-    bodies = {
-        "submission": (
-            "/v1/submissions/submissions",
-            [submission_body(form_id, i) for i in range(200)],
-        ),
-        "publish": ("/v1/events/events", [publish_body(form_id, i) for i in range(200)]),
-    }
-    for path, requests in bodies.values():  # warm-up: connections, caches, prepared statements
-        wrk_post(f"{base}{path}", requests, seconds=1, connections=50, headers=base.headers)
-    loads: dict[tuple[str, int], WrkLoad] = {}
-    for connections in (1, 50):
-        for _ in range(ROUNDS):
-            for kind, (path, requests) in bodies.items():
-                load = loads.setdefault((kind, connections), WrkLoad())
-                load.add(base, f"{base}{path}", requests, seconds=seconds, connections=connections)
-    return loads
-
-
 #: what the benchmark's key may do (the server checks keys, as a deployed one does)
 SCOPES = ("forms:write", "submissions:write", "events:write")
 
+#: one round of the limit: its rate at concurrency 50 over ``seconds``
+Limit = Callable[[int], Awaitable[float]]
 
-async def served(database_url: str, seconds: int) -> dict[tuple[str, int], WrkLoad]:
+
+async def measure(
+    database_url: str, seconds: int, limit: Limit
+) -> tuple[dict[tuple[str, int], WrkLoad], float]:
+    """Submissions and publishes at concurrency 1 and 50, and the limit, in alternating rounds:
+    (the loads, the limit's mean rate)."""
     async with (
         pliers_server(database_url, key_scopes=SCOPES) as base,
         httpx.AsyncClient(base_url=base, headers=base.headers) as client,
@@ -151,32 +140,56 @@ async def served(database_url: str, seconds: int) -> dict[tuple[str, int], WrkLo
         created = await client.post("/v1/forms/forms", json=ten_field_form())
         assert created.status_code == 201, created.text
         form_id = created.json()["data"]["id"]
-        return await asyncio.to_thread(with_wrk, base, form_id, seconds)
+        bodies = {
+            "submission": (
+                "/v1/submissions/submissions",
+                [submission_body(form_id, i) for i in range(200)],
+            ),
+            "publish": ("/v1/events/events", [publish_body(form_id, i) for i in range(200)]),
+        }
+        for path, requests in bodies.values():  # warm-up: connections, caches, statements
+            await asyncio.to_thread(
+                wrk_post, f"{base}{path}", requests, 1, 50, headers=base.headers
+            )
+        await limit(1)
+        loads: dict[tuple[str, int], WrkLoad] = {}
+        limits = []
+        for connections in (1, 50):
+            for _ in range(ROUNDS):
+                for kind, (path, requests) in bodies.items():
+                    load = loads.setdefault((kind, connections), WrkLoad())
+                    await asyncio.to_thread(
+                        load.add,
+                        base,
+                        f"{base}{path}",
+                        requests,
+                        seconds=seconds,
+                        connections=connections,
+                    )
+                if connections == 50:
+                    limits.append(await limit(seconds))
+        return loads, statistics.mean(limits)
 
 
-async def asyncpg_limit(url: str, seconds: int) -> float:
+async def asyncpg_flood(pool: asyncpg.Pool, seconds: int) -> float:
     """Rows/s of a bare asyncpg insert of a submission's content at concurrency 50."""
-    pool = await asyncpg.create_pool(url, min_size=50, max_size=50)
     payload = json.dumps(submission_body("form", 1))
     sql = (
         "INSERT INTO events (id, type, aggregate_id, aggregate_type, sequence_number, payload) "
         "VALUES ($1, 'bench.raw', $2, 'bench', 1, $3::jsonb)"
     )
-    try:
-        count = 0
-        deadline = time.perf_counter() + seconds
+    count = 0
+    deadline = time.perf_counter() + seconds
 
-        async def flood() -> None:
-            nonlocal count
-            while time.perf_counter() < deadline:
-                await pool.execute(sql, str(uuid.uuid4()), str(uuid.uuid4()), payload)
-                count += 1
+    async def flood() -> None:
+        nonlocal count
+        while time.perf_counter() < deadline:
+            await pool.execute(sql, str(uuid.uuid4()), str(uuid.uuid4()), payload)
+            count += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(flood() for _ in range(50)))
-        return count / (time.perf_counter() - started)
-    finally:
-        await pool.close()
+    started = time.perf_counter()
+    await asyncio.gather(*(flood() for _ in range(50)))
+    return count / (time.perf_counter() - started)
 
 
 def sqlite3_limit(seconds: int) -> float:
@@ -240,8 +253,11 @@ async def main(seconds: int, backends: list[str]) -> None:
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
     if "postgres" in backends:
         async with scratch_database() as url:
-            loads = await served(url, seconds)
-            limit = await asyncpg_limit(url, seconds)
+            pool = await asyncpg.create_pool(url, min_size=50, max_size=50)
+            try:
+                loads, limit = await measure(url, seconds, lambda s: asyncpg_flood(pool, s))
+            finally:
+                await pool.close()
         print_table(
             "Submissions to a 10-field form on PostgreSQL, pliers serve, one worker; "
             "limit: bare asyncpg insert",
@@ -249,8 +265,11 @@ async def main(seconds: int, backends: list[str]) -> None:
         )
     if "sqlite" in backends:
         with tempfile.TemporaryDirectory() as tmp:
-            loads = await served(f"sqlite:///{Path(tmp) / 'pliers.db'}", seconds)
-        limit = await asyncio.to_thread(sqlite3_limit, seconds)
+            loads, limit = await measure(
+                f"sqlite:///{Path(tmp) / 'pliers.db'}",
+                seconds,
+                lambda s: asyncio.to_thread(sqlite3_limit, s),
+            )
         print_table(
             "Submissions to a 10-field form on SQLite, pliers serve, one worker; "
             "limit: Python's sqlite3",

@@ -14,6 +14,7 @@ from pliers.errors import DuplicateEvent, IdempotencyKeyInFlight, PliersError, S
 from pliers.events.model import EventQuery, QueryPage, QueryPageJSON, StoredEvent
 from pliers.events.store import Window
 from pliers.forms.records import FormRecord, FormStatus, SubmissionRecord
+from pliers.keys.model import ApiKey
 
 #: The columns of an event, in the order a backend's row decoding takes them.
 EVENT_COLUMNS = (
@@ -35,6 +36,7 @@ SUBMISSION_COLUMNS = (
     "seq, id, form_id, form_version, data, submitted_by, metadata, status, created_at,"
     " idempotency_key"
 )
+KEY_COLUMNS = "id, name, scopes, digest, created_at, expires_at, revoked_at"
 #: The bounds of a :class:`Window`: the key, and the condition on the sequence number.
 _BOUNDS = (("from_sequence", ">="), ("to_sequence", "<="))
 
@@ -250,3 +252,23 @@ class SqlFormReads(SqlReads[Store]):
             "SELECT coalesce(max(seq), 0) FROM submissions WHERE form_id = $1", form_id
         )
         return int(rows[0][0])
+
+
+class SqlKeyReads(SqlReads[Store]):
+    """The reads of the key store: the same statements on every backend."""
+
+    @staticmethod
+    @abstractmethod
+    def _key(row: Any) -> ApiKey:
+        """The key of a row of :data:`KEY_COLUMNS`."""
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        rows = await self._fetch(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1", key_id)
+        return self._key(rows[0]) if rows else None
+
+    async def list(self) -> list[ApiKey]:
+        rows = await self._fetch(f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id")
+        return [self._key(r) for r in rows]
+
+    async def exists(self) -> bool:
+        return bool(await self._fetch("SELECT 1 FROM api_keys LIMIT 1"))

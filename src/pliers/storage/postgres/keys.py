@@ -17,22 +17,19 @@ from pliers.keys.store import KeyWatch
 from pliers.storage.postgres.errors import translated
 from pliers.storage.postgres.events import PostgresEventStore
 from pliers.storage.postgres.listen import listen_forever
+from pliers.storage.sql import KEY_COLUMNS, SqlKeyReads, fields
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "pliers_keys"
-_COLUMNS = "id, name, scopes, digest, created_at, expires_at, revoked_at"
-_FIELDS = tuple(column.strip() for column in _COLUMNS.split(","))
+_FIELDS = fields(KEY_COLUMNS)
 
 
-def _key(row: asyncpg.Record) -> ApiKey:
-    # the columns of _COLUMNS are its fields (a row may carry more, such as pg_notify's)
-    return ApiKey(**{**{field: row[field] for field in _FIELDS}, "scopes": tuple(row["scopes"])})
-
-
-class PostgresKeyStore:
-    def __init__(self, store: PostgresEventStore) -> None:
-        self.store = store
+class PostgresKeyStore(SqlKeyReads[PostgresEventStore]):
+    @staticmethod
+    def _key(row: asyncpg.Record) -> ApiKey:
+        # the columns of KEY_COLUMNS are its fields (a row may carry more, such as pg_notify's)
+        return ApiKey(**{**{f: row[f] for f in _FIELDS}, "scopes": tuple(row["scopes"])})
 
     async def insert(self, key: ApiKey) -> None:
         async with self.store.connection() as conn, translated():
@@ -52,32 +49,20 @@ class PostgresKeyStore:
                 key.expires_at,
             )
 
-    async def get(self, key_id: str) -> ApiKey | None:
-        rows = await self.store.fetch(f"SELECT {_COLUMNS} FROM api_keys WHERE id = $1", key_id)
-        return _key(rows[0]) if rows else None
-
-    async def list(self) -> list[ApiKey]:
-        rows = await self.store.fetch(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at, id")
-        return [_key(r) for r in rows]
-
     async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
         async with self.store.connection() as conn, translated():
             row = await conn.fetchrow(
                 f"""
                 WITH revoked AS (
                     UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2)
-                     WHERE id = $1 RETURNING {_COLUMNS}
+                     WHERE id = $1 RETURNING {KEY_COLUMNS}
                 )
                 SELECT revoked.*, pg_notify('{CHANNEL}', revoked.id) FROM revoked
                 """,
                 key_id,
                 at,
             )
-        return _key(row) if row is not None else None
-
-    async def exists(self) -> bool:
-        rows = await self.store.fetch("SELECT EXISTS (SELECT 1 FROM api_keys) AS found")
-        return bool(rows[0]["found"])
+        return self._key(row) if row is not None else None
 
     async def watch(self, watch: KeyWatch) -> None:
         """Tell ``watch`` of every key created or revoked by any process, until cancelled

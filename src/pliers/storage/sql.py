@@ -15,6 +15,7 @@ from pliers.events.model import EventQuery, QueryPage, QueryPageJSON, StoredEven
 from pliers.events.store import Window
 from pliers.forms.records import FormRecord, FormStatus, SubmissionRecord
 from pliers.keys.model import ApiKey
+from pliers.notifications.outbox import Notification, NotificationQuery
 
 #: The columns of an event, in the order a backend's row decoding takes them.
 EVENT_COLUMNS = (
@@ -35,6 +36,10 @@ FORM_VERSIONS = (
 SUBMISSION_COLUMNS = (
     "seq, id, form_id, form_version, data, submitted_by, metadata, status, created_at,"
     " idempotency_key"
+)
+NOTIFICATION_COLUMNS = (
+    "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"
+    " next_attempt_at, last_error, provider_message_id, created_at, updated_at"
 )
 KEY_COLUMNS = "id, name, scopes, digest, created_at, expires_at, revoked_at"
 #: The bounds of a :class:`Window`: the key, and the condition on the sequence number.
@@ -272,3 +277,23 @@ class SqlKeyReads(SqlReads[Store]):
 
     async def exists(self) -> bool:
         return bool(await self._fetch("SELECT 1 FROM api_keys LIMIT 1"))
+
+
+class SqlOutboxReads(SqlReads[Store]):
+    """The listing of the notification outbox: the same statement on every backend."""
+
+    @staticmethod
+    @abstractmethod
+    def _notification(row: Any) -> Notification:
+        """The notification of a row of :data:`NOTIFICATION_COLUMNS`."""
+
+    async def list(self, query: NotificationQuery) -> list[Notification]:
+        filters = query.filters()
+        where = " AND ".join(f"{column} = ${i}" for i, (column, _) in enumerate(filters, 1))
+        sql = (
+            f"SELECT {NOTIFICATION_COLUMNS} FROM notifications"
+            + (f" WHERE {where}" if where else "")
+            + f" ORDER BY created_at, id LIMIT ${len(filters) + 1}"
+        )
+        rows = await self._fetch(sql, *(value for _, value in filters), query.limit)
+        return [self._notification(r) for r in rows]

@@ -18,14 +18,11 @@ from typing import Any
 import asyncpg
 
 from pliers.events.store import Transaction
-from pliers.notifications.outbox import (
-    NewNotification,
-    Notification,
-    NotificationQuery,
-)
+from pliers.notifications.outbox import NewNotification, Notification
 from pliers.storage.postgres.errors import translated
 from pliers.storage.postgres.events import PostgresEventStore
 from pliers.storage.postgres.listen import listen_forever
+from pliers.storage.sql import NOTIFICATION_COLUMNS, SqlOutboxReads, fields
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +41,7 @@ WITH queued AS (
 SELECT pg_notify('{CHANNEL}', count(*)::text) FROM queued
 """
 
-_COLUMNS = (
-    "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"
-    " next_attempt_at, last_error, provider_message_id, created_at, updated_at"
-)
-_FIELDS = tuple(column.strip() for column in _COLUMNS.split(","))
-
-
-def _row(r: asyncpg.Record) -> Notification:
-    # the columns of _COLUMNS are its fields (a row may carry more, such as pg_notify's)
-    return Notification(
-        **{**{field: r[field] for field in _FIELDS}, "recipients": list(r["recipients"])}
-    )
+_FIELDS = fields(NOTIFICATION_COLUMNS)
 
 
 async def _settle(
@@ -74,9 +60,13 @@ async def _settle(
     return bool(status == "UPDATE 1")
 
 
-class PostgresOutboxStore:
-    def __init__(self, store: PostgresEventStore) -> None:
-        self.store = store
+class PostgresOutboxStore(SqlOutboxReads[PostgresEventStore]):
+    @staticmethod
+    def _notification(row: asyncpg.Record) -> Notification:
+        # the columns of NOTIFICATION_COLUMNS are its fields (a row may carry more, such as
+        # pg_notify's)
+        values = {field: row[field] for field in _FIELDS}
+        return Notification(**{**values, "recipients": list(row["recipients"])})
 
     async def enqueue(self, tx: Transaction, notifications: Sequence[NewNotification]) -> None:
         conn: asyncpg.Connection = tx.connection
@@ -134,7 +124,7 @@ class PostgresOutboxStore:
                 limit,
                 float(lease_seconds),
             )
-        return sorted((_row(r) for r in rows), key=lambda n: n.created_at)
+        return sorted((self._notification(r) for r in rows), key=lambda n: n.created_at)
 
     async def mark_sent(
         self, tx: Transaction, notification_id: str, attempts: int, message_id: str | None
@@ -167,21 +157,21 @@ class PostgresOutboxStore:
         row = await conn.fetchrow(
             "WITH requeued AS (UPDATE notifications SET status = 'queued', attempts = 0,"
             " next_attempt_at = now(), locked_until = NULL, updated_at = now()"
-            f" WHERE id = $1 AND status = 'failed' RETURNING {_COLUMNS})"
+            f" WHERE id = $1 AND status = 'failed' RETURNING {NOTIFICATION_COLUMNS})"
             f" SELECT requeued.*, pg_notify('{CHANNEL}', '1') FROM requeued",
             notification_id,
         )
-        return _row(row) if row is not None else None
+        return self._notification(row) if row is not None else None
 
     async def get(self, notification_id: str, tx: Transaction | None = None) -> Notification | None:
-        sql = f"SELECT {_COLUMNS} FROM notifications WHERE id = $1"
+        sql = f"SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1"
         if tx is not None:
             conn: asyncpg.Connection = tx.connection
             row = await conn.fetchrow(sql + " FOR UPDATE", notification_id)
         else:
             async with self.store.connection() as own, translated():
                 row = await own.fetchrow(sql, notification_id)
-        return _row(row) if row is not None else None
+        return self._notification(row) if row is not None else None
 
     async def depth(self) -> dict[str, int]:
         async with self.store.connection() as conn, translated():
@@ -189,14 +179,3 @@ class PostgresOutboxStore:
                 "SELECT status, count(*) AS n FROM notifications GROUP BY status", timeout=5
             )
         return {r["status"]: r["n"] for r in rows}
-
-    async def list(self, query: NotificationQuery) -> list[Notification]:
-        filters = query.filters()
-        where = " AND ".join(f"{column} = ${i}" for i, (column, _) in enumerate(filters, 1))
-        sql = (
-            f"SELECT {_COLUMNS} FROM notifications"
-            + (f" WHERE {where}" if where else "")
-            + f" ORDER BY created_at, id LIMIT ${len(filters) + 1}"
-        )
-        rows = await self.store.fetch(sql, *(value for _, value in filters), query.limit)
-        return [_row(r) for r in rows]

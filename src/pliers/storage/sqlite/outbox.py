@@ -8,7 +8,6 @@ store's read connection, which sees only committed data.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,46 +16,25 @@ import aiosqlite
 
 from pliers.events.model import format_time, parse_time
 from pliers.events.store import Transaction
-from pliers.notifications.outbox import (
-    NewNotification,
-    Notification,
-    NotificationQuery,
-)
+from pliers.notifications.outbox import NewNotification, Notification
+from pliers.storage.sql import NOTIFICATION_COLUMNS, SqlOutboxReads
 from pliers.storage.sqlite.events import SqliteEventStore
+from pliers.storage.sqlite.rows import decoder
 
-_COLUMNS = (
-    "id, submission_id, form_id, channel, recipients, subject, body, html, status, attempts,"
-    " next_attempt_at, last_error, provider_message_id, created_at, updated_at"
-)
 _DUE = "status IN ('queued', 'sending') AND next_attempt_at <= ?"
 
 
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else parse_time(value)
-
-
-def _row(r: sqlite3.Row | tuple[Any, ...]) -> Notification:
-    created = _time(r[13])
-    updated = _time(r[14])
-    assert created is not None  # NOT NULL column
-    assert updated is not None  # NOT NULL column
-    return Notification(
-        id=r[0],
-        submission_id=r[1],
-        form_id=r[2],
-        channel=r[3],
-        recipients=json.loads(r[4]),
-        subject=r[5],
-        body=r[6],
-        html=bool(r[7]),
-        status=r[8],
-        attempts=r[9],
-        next_attempt_at=_time(r[10]),
-        last_error=r[11],
-        provider_message_id=r[12],
-        created_at=created,
-        updated_at=updated,
-    )
+_notification_row = decoder(
+    Notification,
+    NOTIFICATION_COLUMNS,
+    {
+        "recipients": json.loads,
+        "html": bool,
+        "next_attempt_at": parse_time,
+        "created_at": parse_time,
+        "updated_at": parse_time,
+    },
+)
 
 
 def _now(delay_seconds: float = 0.0) -> str:
@@ -77,9 +55,10 @@ async def _settle(
         return cursor.rowcount == 1
 
 
-class SqliteOutboxStore:
-    def __init__(self, store: SqliteEventStore) -> None:
-        self.store = store
+class SqliteOutboxStore(SqlOutboxReads[SqliteEventStore]):
+    @staticmethod
+    def _notification(row: Sequence[Any]) -> Notification:
+        return _notification_row(row)
 
     async def enqueue(self, tx: Transaction, notifications: Sequence[NewNotification]) -> None:
         conn: aiosqlite.Connection = tx.connection
@@ -127,11 +106,11 @@ class SqliteOutboxStore:
             async with conn.execute(
                 "UPDATE notifications SET status = 'sending', attempts = attempts + 1,"
                 " locked_until = ?, next_attempt_at = ?, updated_at = ?"
-                f" WHERE id IN ({','.join('?' * len(ids))}) RETURNING {_COLUMNS}",
+                f" WHERE id IN ({','.join('?' * len(ids))}) RETURNING {NOTIFICATION_COLUMNS}",
                 (lease, lease, now, *ids),
             ) as cursor:
                 rows = await cursor.fetchall()
-        return sorted((_row(r) for r in rows), key=lambda n: n.created_at)
+        return sorted((self._notification(r) for r in rows), key=lambda n: n.created_at)
 
     async def mark_sent(
         self,
@@ -166,33 +145,22 @@ class SqliteOutboxStore:
         async with conn.execute(
             "UPDATE notifications SET status = 'queued', attempts = 0, next_attempt_at = ?,"
             " locked_until = NULL, updated_at = ?"
-            f" WHERE id = ? AND status = 'failed' RETURNING {_COLUMNS}",
+            f" WHERE id = ? AND status = 'failed' RETURNING {NOTIFICATION_COLUMNS}",
             (now, now, notification_id),
         ) as cursor:
             row = await cursor.fetchone()
-        return _row(row) if row is not None else None
+        return self._notification(row) if row is not None else None
 
     async def get(self, notification_id: str, tx: Transaction | None = None) -> Notification | None:
-        sql = f"SELECT {_COLUMNS} FROM notifications WHERE id = ?"
+        sql = f"SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?"
         if tx is not None:
             conn: aiosqlite.Connection = tx.connection
             async with conn.execute(sql, (notification_id,)) as cursor:
                 row = await cursor.fetchone()
-            return _row(row) if row is not None else None
+            return self._notification(row) if row is not None else None
         rows = await self.store.fetch(sql, notification_id)
-        return _row(rows[0]) if rows else None
+        return self._notification(rows[0]) if rows else None
 
     async def depth(self) -> dict[str, int]:
         rows = await self.store.fetch("SELECT status, count(*) FROM notifications GROUP BY status")
         return {str(r[0]): int(r[1]) for r in rows}
-
-    async def list(self, query: NotificationQuery) -> list[Notification]:
-        filters = query.filters()
-        where = " AND ".join(f"{column} = ?" for column, _ in filters)
-        sql = (
-            f"SELECT {_COLUMNS} FROM notifications"
-            + (f" WHERE {where}" if where else "")
-            + " ORDER BY created_at, id LIMIT ?"
-        )
-        rows = await self.store.fetch(sql, *(value for _, value in filters), query.limit)
-        return [_row(r) for r in rows]

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from dataclasses import KW_ONLY, dataclass
 
 from pliers.errors import EmailServiceError
 from pliers.notifications.mail import Mailer
@@ -23,31 +24,21 @@ from pliers.notifications.outbox import Delivery, Notification, NotificationOutb
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class Dispatcher:
-    def __init__(
-        self,
-        outbox: NotificationOutbox,
-        mailer: Mailer,
-        *,
-        max_attempts: int = 5,
-        poll_seconds: float = 5.0,
-        batch_size: int = 20,
-        lease_seconds: float = 300.0,
-        retry_initial: float = 30.0,
-        retry_max: float = 3600.0,
-        stop_grace_seconds: float = 10.0,
-        concurrency: int = 10,
-    ) -> None:
-        self.outbox = outbox
-        self.mailer = mailer
-        self.max_attempts = max_attempts
-        self.poll_seconds = poll_seconds
-        self.batch_size = batch_size
-        self.lease_seconds = lease_seconds
-        self.retry_initial = retry_initial
-        self.retry_max = retry_max
-        self.stop_grace_seconds = stop_grace_seconds
-        self.concurrency = concurrency
+    outbox: NotificationOutbox
+    mailer: Mailer
+    _: KW_ONLY
+    max_attempts: int = 5
+    poll_seconds: float = 5.0
+    batch_size: int = 20
+    lease_seconds: float = 300.0
+    retry_initial: float = 30.0
+    retry_max: float = 3600.0
+    stop_grace_seconds: float = 10.0
+    concurrency: int = 10
+
+    def __post_init__(self) -> None:
         #: deliveries in flight, each with the row it holds a lease on
         self._in_flight: dict[asyncio.Task[None], Notification] = {}
         #: the last claim filled every free slot, so more may be due as soon as one frees

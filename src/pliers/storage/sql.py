@@ -1,7 +1,9 @@
-"""What the SQL backends' adapters share: the statements that read alike on both, written once.
+"""What the SQL backends' adapters share: the statements that run alike on both, written once.
 
-A backend brings what differs: its placeholders (``$1`` in PostgreSQL, ``?1`` in SQLite), how it
-runs a read (``fetch``) and how a row becomes a record.
+The event store's reads, and those of the form, key and outbox read models, are written here with
+numbered placeholders. A backend brings what differs: its placeholder mark (``$1`` in PostgreSQL,
+``?1`` in SQLite), how it runs a read (``fetch``), how a row becomes a record, and the statements
+that only it can write (its JSON functions, its locks, its clock).
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ def page_json(rows: Sequence[Any], limit: int) -> QueryPageJSON:
 
 
 class SqlEventStore(ABC):
-    """The reads of the event store that are the same statement on every SQL backend."""
+    """What both SQL event stores do alike: their reads, built from a backend's statements, and
+    migrating at start."""
 
     #: what numbers a placeholder: ``$`` (``$1``) or ``?`` (``?1``)
     MARK: ClassVar[str]
@@ -178,14 +181,15 @@ class SqlEventStore(ABC):
 Store = TypeVar("Store", bound=SqlEventStore)
 
 
-class SqlReads(Generic[Store]):
+class SqlReads(ABC, Generic[Store]):
     """A read model's adapter on a SQL event store, whose connections it reads through."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     async def _fetch(self, sql: str, *args: Any) -> Sequence[Any]:
-        """Rows of a read written with numbered placeholders (``$1``), which become the store's."""
+        """Rows of a read written with numbered placeholders (``$1``; no other ``$`` in it), which
+        become the store's."""
         return await self.store.fetch(sql.replace("$", self.store.MARK), *args)
 
 

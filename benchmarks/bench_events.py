@@ -138,24 +138,35 @@ class Publishes:
 
 
 async def batch_and_read(base: ServerURL) -> tuple[float, float]:
-    """ms of a POST of a 1,000-event batch, and of a GET of that 1,000-event aggregate."""
+    """ms of a POST of a 1,000-event batch, and of a GET of that 1,000-event aggregate.
+
+    What is timed is the server's work and the transfer: the batch is encoded before, and the
+    answers are decoded and checked after (the limit does not time its client's encoding either).
+    """
     async with aiohttp.ClientSession(base, headers=base.headers) as session:
         aggregate = f"batch-{uuid.uuid4().hex[:8]}"
-        body = {"events": [event(aggregate) for _ in range(1000)]}
+        body = json.dumps({"events": [event(aggregate) for _ in range(1000)]}).encode()
+        answers: list[tuple[int, bytes]] = []
 
         async def batch() -> None:
-            async with session.post("/v1/events/events/batch", json=body) as response:
-                assert response.status == 201, await response.text()
-                await response.read()
+            async with session.post(
+                "/v1/events/events/batch", data=body, headers={"content-type": "application/json"}
+            ) as response:
+                answers.append((response.status, await response.read()))
 
         async def read() -> None:
-            path = f"/v1/events/events/aggregates/{aggregate}"
-            async with session.get(path) as response:
-                assert len(json.loads(await response.read())["data"]["events"]) == 1000
+            async with session.get(f"/v1/events/events/aggregates/{aggregate}") as response:
+                answers.append((response.status, await response.read()))
 
         batched = await timed(batch)
         await read()
-        return batched, statistics.median([await timed(read) for _ in range(3)])
+        reads = [await timed(read) for _ in range(3)]
+        [(status, created), *rest] = answers
+        assert status == 201, created
+        for status, answer in rest:
+            assert status == 200, answer
+            assert len(json.loads(answer)["data"]["events"]) == 1000
+        return batched, statistics.median(reads)
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
 from pliers.errors import DuplicateEvent, SequenceConflict, ValidationError
-from pliers.events.model import EventQuery, NewEvent, decode_cursor, encode_cursor
+from pliers.events.model import (
+    EventQuery,
+    NewEvent,
+    decode_cursor,
+    encode_cursor,
+    new_event_ids,
+)
 from pliers.events.sequencing import AppendPlanner, Duplicate, Inspection, StoredRef, ToInsert
 
 
@@ -39,6 +46,16 @@ def test_planner_assigns_an_id_only_when_absent() -> None:
     assert isinstance(plan, ToInsert)
     assert plan.rows[0].id == "given"
     assert len(plan.rows[1].id) == 36
+
+
+def test_event_ids_are_distinct_version_4_uuids_in_text_form() -> None:
+    ids = new_event_ids(5000)
+    assert len(set(ids)) == 5000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == text
+    assert new_event_ids(0) == []
 
 
 def test_fingerprint_ignores_expected_version_but_not_content() -> None:

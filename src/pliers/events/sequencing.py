@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pliers.errors import DuplicateEvent, SequenceConflict
-from pliers.events.model import MAX_BIGINT, NewEvent, new_event_id
+from pliers.events.model import MAX_BIGINT, NewEvent, new_event_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +133,7 @@ class AppendPlanner:
         heads = dict(self._heads)
         claimed: set[tuple[str, int]] = set()
         rows: list[Row] = []
+        ids = iter(new_event_ids(sum(e.id is None for e in events)))
         for e, fp in zip(events, fingerprints, strict=True):
             head = heads.get(e.aggregate_id, 0)
             if e.expected_version is not None and e.expected_version != head:
@@ -161,7 +162,7 @@ class AppendPlanner:
                 )
             claimed.add(key)
             heads[e.aggregate_id] = max(head, seq)
-            rows.append(Row(e, e.id or new_event_id(), e.effective_aggregate_type, seq, fp))
+            rows.append(Row(e, e.id or next(ids), e.effective_aggregate_type, seq, fp))
 
         self._heads = heads
         self._used |= claimed

@@ -12,7 +12,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from pliers import metrics
 from pliers.errors import PliersError
-from pliers.events.model import AppendResult, NewEvent, new_event_id
+from pliers.events.model import AppendResult, NewEvent, new_event_ids
 from pliers.events.sequencing import (
     AppendPlanner,
     Duplicate,
@@ -196,12 +196,13 @@ async def append_numbered(
     """
     offsets: dict[str, int] = {}
     planned: list[list[Row]] = []
+    ids = iter(new_event_ids(sum(len(events) for events in requests)))
     for events in requests:
         rows = []
         for e in events:
             # numbered from 1 per aggregate across the group: the store adds the head
             offsets[e.aggregate_id] = offset = offsets.get(e.aggregate_id, 0) + 1
-            rows.append(Row(e, new_event_id(), e.effective_aggregate_type, offset, e.fingerprint()))
+            rows.append(Row(e, next(ids), e.effective_aggregate_type, offset, e.fingerprint()))
         planned.append(rows)
     inserted = await conn.fetch(_APPEND_NUMBERED, *_columns([r for rows in planned for r in rows]))
     if not inserted:

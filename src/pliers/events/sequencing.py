@@ -130,12 +130,14 @@ class AppendPlanner:
         if known:
             return self._duplicate(events, fingerprints, known)
 
-        heads = dict(self._heads)
+        heads: dict[str, int] = {}  # this request's, over the group's (kept if it is accepted)
         claimed: set[tuple[str, int]] = set()
         rows: list[Row] = []
         ids = iter(new_event_ids(sum(e.id is None for e in events)))
         for e, fp in zip(events, fingerprints, strict=True):
-            head = heads.get(e.aggregate_id, 0)
+            head = heads.get(e.aggregate_id)
+            if head is None:
+                head = self._heads.get(e.aggregate_id, 0)
             if e.expected_version is not None and e.expected_version != head:
                 raise SequenceConflict(
                     f"sequence conflict: aggregate {e.aggregate_id!r} expected version "
@@ -164,7 +166,7 @@ class AppendPlanner:
             heads[e.aggregate_id] = max(head, seq)
             rows.append(Row(e, e.id or next(ids), e.effective_aggregate_type, seq, fp))
 
-        self._heads = heads
+        self._heads.update(heads)
         self._used |= claimed
         self._pending.update((r.id, r.fingerprint) for r in rows)
         return ToInsert(rows)

@@ -42,6 +42,7 @@ from pliers.group_commit import GroupCommit
 from pliers.storage import migrations
 from pliers.storage.sql import EVENT_COLUMNS, SqlEventStore
 from pliers.storage.sqlite.errors import translated
+from pliers.storage.sqlite.rows import dumps
 
 _INSERT = (
     "INSERT INTO events (id, type, aggregate_id, aggregate_type, sequence_number, version,"
@@ -61,10 +62,6 @@ _WIRE = (
     "'causationId', causation_id, 'metadata', json(metadata), 'payload', json(payload), "
     "'position', position)"
 )
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _query_sql(query: EventQuery, columns: str) -> tuple[str, list[Any]]:
@@ -155,8 +152,8 @@ def _insert(db: sqlite3.Connection, rows: list[Row], now: datetime) -> dict[str,
                 recorded,
                 e.correlation_id,
                 e.causation_id,
-                _dumps(e.metadata),
-                _dumps(e.payload),
+                dumps(e.metadata),
+                dumps(e.payload),
                 row.fingerprint,
             )
         tuples = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))

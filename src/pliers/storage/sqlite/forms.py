@@ -20,11 +20,7 @@ from pliers.forms.records import FormRecord, SubmissionRecord
 from pliers.storage.sql import FORM_COLUMNS, SUBMISSION_COLUMNS, SqlFormReads
 from pliers.storage.sqlite.errors import translated
 from pliers.storage.sqlite.events import SqliteEventStore
-from pliers.storage.sqlite.rows import decoder
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+from pliers.storage.sqlite.rows import decoder, dumps
 
 
 def _translated() -> AbstractAsyncContextManager[None]:
@@ -49,7 +45,7 @@ def _values(form: FormRecord) -> tuple[Any, ...]:
         form.id,
         form.name,
         form.description,
-        _dumps(form.body),
+        dumps(form.body),
         form.version,
         form.status,
         form.event_sequence,
@@ -95,7 +91,7 @@ class SqliteFormRecords(SqlFormReads[SqliteEventStore]):
                 form.version,
                 form.name,
                 form.description,
-                _dumps(form.body),
+                dumps(form.body),
                 format_time(form.updated_at),
             ),
         )
@@ -138,9 +134,9 @@ class SqliteFormRecords(SqlFormReads[SqliteEventStore]):
                         s.id,
                         s.form_id,
                         s.form_version,
-                        _dumps(s.data),
+                        dumps(s.data),
                         s.submitted_by,
-                        _dumps(s.metadata),
+                        dumps(s.metadata),
                         s.status,
                         format_time(s.created_at),
                         s.idempotency_key,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pliers.storage.sql import fields
 
 T = TypeVar("T")
+
+#: the text of a JSON column: no spaces, text as it is (one encoder: ``json.dumps`` with options
+#: builds one per call)
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def decoder(

@@ -22,10 +22,11 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pliers.api.auth import requires
 from pliers.api.envelope import ok, raised
+from pliers.api.limits import BODY, replaying
 from pliers.errors import PliersError
 from pliers.events.model import (
     ID_PATTERN,
@@ -90,10 +91,14 @@ class ThinEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
         if self.reads_body:
-            read = await _read_body(receive)
-            if read is None:
-                return
-            body = read
+            # read whole by BodyLimits, which replays it on ``receive`` for the fallback too
+            given = scope.get(BODY)
+            if given is None:
+                read = await _read_body(receive)
+                if read is None:
+                    return
+                given, receive = read, replaying(read, receive)
+            body = given
         response = None
         if _plain_json(scope):
             try:
@@ -103,16 +108,7 @@ class ThinEndpoint:
         if response is not None:
             await response(scope, receive, send)
             return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.fallback(scope, replay, send)
+        await self.fallback(scope, receive, send)
 
 
 @requires("events:write")

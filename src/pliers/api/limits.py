@@ -17,6 +17,25 @@ from pliers.nesting import TooDeep, check_depth
 DRAIN_FACTOR = 8
 
 
+#: where :class:`BodyLimits` leaves the body it read, for endpoints that take it whole (the thin
+#: endpoints of :mod:`pliers.api.fast`) rather than through ``receive``
+BODY = "pliers.body"
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` whole, then whatever ``receive`` gives next."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class _Refused(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -54,16 +73,8 @@ class BodyLimits:
             return
         if body is None:
             return  # the client left
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        scope[BODY] = body
+        await self.app(scope, replaying(body, receive), send)
 
     async def _read(self, scope: Scope, receive: Receive) -> bytes | None:
         deadline = asyncio.get_running_loop().time() + self.read_timeout

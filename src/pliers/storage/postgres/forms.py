@@ -28,6 +28,21 @@ def _values(form: FormRecord) -> tuple[Any, ...]:
     )
 
 
+_INSERT_SUBMISSIONS = """
+INSERT INTO submissions (id, form_id, form_version, data, submitted_by, metadata, status,
+                         created_at, idempotency_key)
+SELECT r.id, r.form_id, r.form_version, r.data, r.submitted_by, r.metadata, r.status,
+       r.created_at, r.idempotency_key
+  FROM ROWS FROM (jsonb_to_recordset($1::jsonb)
+                  AS (id text, form_id text, form_version integer, data jsonb,
+                      submitted_by text, metadata jsonb, status text, created_at timestamptz,
+                      idempotency_key text)) WITH ORDINALITY
+       AS r(id, form_id, form_version, data, submitted_by, metadata, status, created_at,
+            idempotency_key, ord)
+ ORDER BY r.ord
+"""
+
+
 class PostgresFormRecords(SqlFormReads[PostgresEventStore]):
     @staticmethod
     def _form(row: asyncpg.Record) -> FormRecord:
@@ -101,21 +116,22 @@ class PostgresFormRecords(SqlFormReads[PostgresEventStore]):
     ) -> None:
         conn: Conn = tx.connection
         async with translated():
-            await conn.executemany(
-                "INSERT INTO submissions (id, form_id, form_version, data, submitted_by, metadata,"
-                " status, created_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            # one statement for the group, its rows as one JSON array, inserted in order (their
+            # seq is the order they are listed and exported in)
+            await conn.execute(
+                _INSERT_SUBMISSIONS,
                 [
-                    (
-                        s.id,
-                        s.form_id,
-                        s.form_version,
-                        s.data,
-                        s.submitted_by,
-                        s.metadata,
-                        s.status,
-                        s.created_at,
-                        s.idempotency_key,
-                    )
+                    {
+                        "id": s.id,
+                        "form_id": s.form_id,
+                        "form_version": s.form_version,
+                        "data": s.data,
+                        "submitted_by": s.submitted_by,
+                        "metadata": s.metadata,
+                        "status": s.status,
+                        "created_at": s.created_at,
+                        "idempotency_key": s.idempotency_key,
+                    }
                     for s in submissions
                 ],
             )

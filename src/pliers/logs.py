@@ -25,7 +25,7 @@ FOLDED = ("asyncpg.pool",)
 #: uvicorn's loggers: they get no handler of their own and pass their records to the root's.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 #: Record attributes the access line sets (``extra=``), written by both formats when present.
-ACCESS_FIELDS = ("method", "path", "route", "status", "duration_ms")
+ACCESS_FIELDS = ("method", "path", "route", "status", "duration_ms", "key_id")
 
 
 class FoldedTraceback(logging.Filter):

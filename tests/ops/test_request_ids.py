@@ -3,15 +3,11 @@ default ``correlationId`` of the events the request writes."""
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-
 import httpx
 import pytest
+from access_log import access_lines
 
 from pliers.api.observe import REQUEST_ID
-from pliers.logs import JsonFormatter
 
 
 async def test_a_valid_request_id_is_kept_and_echoed(client: httpx.AsyncClient) -> None:
@@ -101,16 +97,9 @@ async def test_forms_and_submissions_take_the_request_id_as_correlation_id(
 
 
 async def test_log_lines_of_a_request_carry_its_id(client: httpx.AsyncClient) -> None:
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(JsonFormatter())
-    access = logging.getLogger("pliers.access")
-    access.addHandler(handler)
-    try:
-        await client.get("/v1/forms/forms/no-such-form", headers={"X-Request-ID": "find-me"})
-    finally:
-        access.removeHandler(handler)
-    [line] = [json.loads(text) for text in out.getvalue().splitlines()]
+    [line] = await access_lines(
+        lambda: client.get("/v1/forms/forms/no-such-form", headers={"X-Request-ID": "find-me"})
+    )
     assert line["request_id"] == "find-me"
     assert line["route"] == "/v1/forms/forms/{form_id}"
     assert line["path"] == "/v1/forms/forms/no-such-form"

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from pliers.api.envelope import failure
+from pliers.api.observe import ACTOR
 from pliers.context import RequestContext, current
 from pliers.errors import Forbidden, PliersError, Unauthorized
 from pliers.keys.model import PUBLIC, Principal
@@ -111,6 +112,7 @@ class Authentication:
             RequestContext(before.request_id if before else None, actor=found.actor)
         )
         who = principal.set(found)
+        scope[ACTOR] = found.actor  # for the access line
         try:
             await self.app(scope, receive, send)
         finally:

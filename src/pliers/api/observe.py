@@ -22,6 +22,9 @@ REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 UNMATCHED = "unmatched"
 
 access_log = logging.getLogger("pliers.access")
+#: Where the key check leaves the acting key's id in the request's scope: the access line is
+#: written after the request's own context is gone, and names the key too.
+ACTOR = "pliers.actor"
 
 
 def request_id(scope: Scope) -> str:
@@ -32,6 +35,13 @@ def request_id(scope: Scope) -> str:
                 return str(value, "ascii")
             break
     return os.urandom(16).hex()
+
+
+def key_id(actor: str | None) -> str | None:
+    """The id of the key ``actor`` names; None for no key (``local``, ``public``, unknown)."""
+    if actor is None or actor in (context.LOCAL_ACTOR, context.PUBLIC_ACTOR):
+        return None
+    return actor
 
 
 def route_label(scope: Scope) -> str:
@@ -100,6 +110,7 @@ class RequestObserver:
                         "route": route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 3),
+                        "key_id": key_id(scope.get(ACTOR)),
                     },
                 )
                 access_log.handle(record)

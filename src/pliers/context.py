@@ -18,6 +18,13 @@ LOCAL_ACTOR = "local"
 PUBLIC_ACTOR = "public"
 
 
+def key_id(actor: str | None) -> str | None:
+    """The id of the key ``actor`` names; None for no key (``local``, ``public``, none)."""
+    if actor is None or actor in (LOCAL_ACTOR, PUBLIC_ACTOR):
+        return None
+    return actor
+
+
 @dataclass(frozen=True, slots=True)
 class RequestContext:
     #: the request's id (``X-Request-ID``, kept or made), or None outside HTTP

@@ -57,8 +57,8 @@ def _request_fields(record: logging.LogRecord) -> dict[str, Any]:
     if ctx is not None:
         if ctx.request_id is not None:
             fields["request_id"] = ctx.request_id
-        if ctx.actor not in (context.LOCAL_ACTOR, context.PUBLIC_ACTOR):
-            fields["key_id"] = ctx.actor
+        if (key := context.key_id(ctx.actor)) is not None:
+            fields["key_id"] = key
     for name in ACCESS_FIELDS:
         value = record.__dict__.get(name)
         if value is not None:

@@ -266,17 +266,18 @@ class HotPathApp(FastAPI):
         own = {type_ for type_, _, _ in self.user_middleware}
         layer: Any = stack
         entry: ASGIApp | None = None
-        innermost: Any = None  # of the app's own middleware
+        #: where the thin routes go: under the innermost of the app's own middleware, or (with
+        #: none) just above the exception handling
+        above: Any = None
         while not isinstance(layer, ExceptionMiddleware):
             if type(layer) in own:
                 entry = entry or layer
-                innermost = layer
+                above = layer
+            elif entry is None:
+                above = layer
             layer = layer.app
         routes = HotRoutes(layer)
-        if innermost is None:
-            stack = routes
-        else:
-            innermost.app = routes
+        above.app = routes
         self._hot = (routes, entry or routes)
         return stack
 

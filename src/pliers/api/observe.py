@@ -37,13 +37,6 @@ def request_id(scope: Scope) -> str:
     return os.urandom(16).hex()
 
 
-def key_id(actor: str | None) -> str | None:
-    """The id of the key ``actor`` names; None for no key (``local``, ``public``, unknown)."""
-    if actor is None or actor in (context.LOCAL_ACTOR, context.PUBLIC_ACTOR):
-        return None
-    return actor
-
-
 def route_label(scope: Scope) -> str:
     """The matched route's path template (``/v1/forms/forms/{form_id}``), never the raw path."""
     route = scope.get("route")
@@ -110,7 +103,7 @@ class RequestObserver:
                         "route": route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 3),
-                        "key_id": key_id(scope.get(ACTOR)),
+                        "key_id": context.key_id(scope.get(ACTOR)),
                     },
                 )
                 access_log.handle(record)

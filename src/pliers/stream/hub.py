@@ -142,8 +142,12 @@ class Hub:
             self._announce.set()
 
     def notify(self, position: int | None = None) -> None:
-        """Something up to ``position`` is committed (None: unknown, read anyway)."""
-        if position is None or self.position is None or position > self.position:
+        """Something up to ``position`` is committed (None: unknown, read anyway).
+
+        Nobody subscribes here while :attr:`position` is None: there is nothing to read, and the
+        next subscription starts from the head it reads itself.
+        """
+        if self.position is not None and (position is None or position > self.position):
             self._wake.set()
 
     async def _announcer(self) -> None:
@@ -270,6 +274,8 @@ class Hub:
         async with self._lock:
             if self.position is None:
                 self.position = await self.store.head_position()
+                # a commit heard while the head was read was not announced to anyone: read once
+                self._wake.set()
             self._subscriptions.add(sub)
             if from_position is None or from_position >= self.position:
                 sub.last = self.position if from_position is None else from_position

@@ -107,17 +107,42 @@ class Authentication:
             if found is None:
                 await _refuse(scope, receive, send, secret is None)
                 return
-        before = current.get()
-        context = current.set(
-            RequestContext(before.request_id if before else None, actor=found.actor)
-        )
-        who = principal.set(found)
-        scope[ACTOR] = found.actor  # for the access line
+        acting = Acting(scope, found)
         try:
             await self.app(scope, receive, send)
         finally:
-            principal.reset(who)
-            current.reset(context)
+            acting.leave()
+
+
+class Acting:
+    """For the rest of a request, act as ``found``: the principal that :func:`requires` checks,
+    the actor in :data:`pliers.context.current` and in the scope (for the access line), until
+    :meth:`leave`."""
+
+    __slots__ = ("_context", "_who")
+
+    def __init__(self, scope: Scope, found: Principal) -> None:
+        before = current.get()
+        self._context = current.set(
+            RequestContext(before.request_id if before else None, actor=found.actor)
+        )
+        self._who = principal.set(found)
+        scope[ACTOR] = found.actor
+
+    def leave(self) -> None:
+        principal.reset(self._who)
+        current.reset(self._context)
+
+
+def remembered(scope: Scope) -> Principal | None:
+    """Who an HTTP request to a keyed path acts as, when that is known at once (see
+    :meth:`~pliers.keys.service.KeyService.remembered`); None when :class:`Authentication`
+    must decide (the store asked, a key refused, a key in the query string)."""
+    if b"key=" in scope.get("query_string", b""):
+        return None
+    keys = scope["app"].state.runtime.keys
+    found: Principal | None = keys.remembered(_bearer(scope))
+    return found
 
 
 def _bearer(scope: Scope) -> str | None:

@@ -157,8 +157,14 @@ class Unexpected:
         except Exception as exc:
             if started:
                 raise
-            log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
-            await internal_error()(scope, receive, send)
+            await unexpected(exc, scope)(scope, receive, send)
+
+
+def unexpected(exc: Exception, scope: Scope) -> Response:
+    """The answer to ``exc``, raised unexpectedly by the app before it answered: logged with its
+    cause, the 500 envelope without it."""
+    log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+    return internal_error()
 
 
 def _allowed_methods(request: Request) -> list[str]:

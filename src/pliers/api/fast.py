@@ -24,9 +24,12 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pliers.api.auth import requires
-from pliers.api.envelope import ok, raised
-from pliers.api.limits import BODY, replaying
+from pliers.api.auth import Acting, Authentication, remembered, requires
+from pliers.api.cors import PREFIX as CORS_PREFIX
+from pliers.api.cors import PublicFormCORS
+from pliers.api.envelope import Unexpected, ok, raised, unexpected
+from pliers.api.limits import BODY, AnswerAfterBody, BodyLimits, Refused, replaying
+from pliers.api.observe import Observation, RequestObserver
 from pliers.errors import PliersError
 from pliers.events.model import (
     ID_PATTERN,
@@ -99,16 +102,19 @@ class ThinEndpoint:
                     return
                 given, receive = read, replaying(read, receive)
             body = given
-        response = None
-        if _plain_json(scope):
-            try:
-                response = await self.serve(scope["app"].state.runtime, scope, body)
-            except PliersError as e:  # as FastAPI's handler for it answers a route's
-                response = raised(e, scope["method"], scope["path"])
+        response = await self.respond(scope, body) if _plain_json(scope) else None
         if response is not None:
             await response(scope, receive, send)
             return
         await self.fallback(scope, receive, send)
+
+    async def respond(self, scope: Scope, body: bytes) -> Response | None:
+        """The answer of ``serve`` (a :class:`PliersError` it raised answered with its envelope,
+        as FastAPI's handler for it answers a route's), or None for the fallback."""
+        try:
+            return await self.serve(scope["app"].state.runtime, scope, body)
+        except PliersError as e:
+            return raised(e, scope["method"], scope["path"])
 
 
 @requires("events:write")
@@ -246,6 +252,91 @@ class ThinRoute:
         self.parameter = path.partition("{")[2].rstrip("}")
 
 
+class HotPath:
+    """A request for a thin route, served in one coroutine where the app's own middleware take a
+    layer each: the same steps, in the same order, by the same code (:class:`Observation`,
+    :class:`Acting`, :meth:`BodyLimits.read`, the answer to an unexpected error), without a
+    ``send`` and ``receive`` wrapped per layer.
+
+    Only a request whose key is known at once takes it (see :func:`remembered`), with the scope
+    its route requires and a plain JSON body; any other (the first of a key, a refused one, a key
+    in the query string, another content type) goes through the middleware (``layered``), which
+    answer it as they always have. So it stands in only for middleware that have nothing else to
+    do then: :data:`STANDS_IN_FOR`.
+    """
+
+    #: what the app's own middleware may be for a :class:`HotPath` to stand in for them:
+    #: :class:`AnswerAfterBody` has nothing to do once the body is read whole before the answer,
+    #: :class:`PublicFormCORS` nothing outside the public form routes
+    STANDS_IN_FOR = frozenset(
+        {RequestObserver, AnswerAfterBody, Unexpected, Authentication, PublicFormCORS, BodyLimits}
+    )
+
+    def __init__(self, observer: RequestObserver, limits: BodyLimits, layered: ASGIApp) -> None:
+        self.access_log = observer.access_log
+        self.limits = limits
+        self.layered = layered
+
+    @classmethod
+    def standing_in(cls, own: list[Any], layered: ASGIApp) -> HotPath | None:
+        """The hot path of an app whose own middleware are ``own``, if it can stand in for them."""
+        kinds = {type(layer): layer for layer in own}
+        needed = (RequestObserver, Authentication, BodyLimits)
+        if not kinds.keys() <= cls.STANDS_IN_FOR or not all(k in kinds for k in needed):
+            return None
+        if any(path.startswith(CORS_PREFIX) for _, path, _ in ENDPOINTS):
+            return None
+        return cls(kinds[RequestObserver], kinds[BodyLimits], layered)
+
+    async def __call__(self, route: ThinRoute, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = route.endpoint
+        found = remembered(scope) if _plain_json(scope) else None
+        if found is None or (
+            endpoint.pliers_scope is not None and endpoint.pliers_scope not in found.scopes
+        ):
+            await self.layered(scope, receive, send)
+            return
+        observation = Observation(scope)
+        acting = Acting(scope, found)
+        try:
+            response = await self._answer(endpoint, scope, receive, send, observation)
+            if response is not None:
+                observation.answering(response)
+                await response(scope, receive, send)
+        except Exception as exc:
+            if observation.started:
+                raise
+            response = unexpected(exc, scope)
+            observation.answering(response)
+            await response(scope, receive, send)
+        finally:
+            acting.leave()
+            observation.finish(scope, access_log_on=self.access_log)
+
+    async def _answer(
+        self,
+        endpoint: ThinEndpoint,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        observation: Observation,
+    ) -> Response | None:
+        """The answer to give, or None when the client left or the fallback answered."""
+        body = b""
+        if endpoint.reads_body:
+            try:
+                read = await self.limits.read(scope, receive)
+            except Refused as refused:
+                return refused.response
+            if read is None:
+                return None  # the client left
+            body = read
+        response = await endpoint.respond(scope, body)
+        if response is None:
+            await endpoint.fallback(scope, replaying(body, receive), observation.sending(send))
+        return response
+
+
 class HotPathApp(FastAPI):
     """FastAPI, with the hot routes served by thin endpoints in the same middleware.
 
@@ -255,22 +346,25 @@ class HotPathApp(FastAPI):
     last-resort 500, which :class:`~pliers.api.envelope.Unexpected` answers first, FastAPI's
     OpenTelemetry hooks and its body limit, which Pliers does not configure) and those they put
     inside them (the exception handling and the router): :class:`HotRoutes` sits just inside
-    the app's own middleware.
+    the app's own middleware. Where it can, a :class:`HotPath` takes such a request through the
+    steps of those middleware in one coroutine.
     """
 
-    #: the thin routes, and where a request for one of them enters the middleware
-    _hot: tuple[HotRoutes, ASGIApp] | None = None
+    #: the thin routes, where a request for one of them enters the middleware, and the hot path
+    _hot: tuple[HotRoutes, ASGIApp, HotPath | None] | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        own = {type_ for type_, _, _ in self.user_middleware}
+        own_types = {type_ for type_, _, _ in self.user_middleware}
+        own: list[Any] = []
         layer: Any = stack
         entry: ASGIApp | None = None
         #: where the thin routes go: under the innermost of the app's own middleware, or (with
         #: none) just above the exception handling
         above: Any = None
         while not isinstance(layer, ExceptionMiddleware):
-            if type(layer) in own:
+            if type(layer) in own_types:
+                own.append(layer)
                 entry = entry or layer
                 above = layer
             elif entry is None:
@@ -278,14 +372,15 @@ class HotPathApp(FastAPI):
             layer = layer.app
         routes = HotRoutes(layer)
         above.app = routes
-        self._hot = (routes, entry or routes)
+        entry = entry or routes
+        self._hot = (routes, entry, HotPath.standing_in(own, entry) if own else None)
         return stack
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.middleware_stack is None:
             self.middleware_stack = self.build_middleware_stack()
         assert self._hot is not None
-        routes, entry = self._hot
+        routes, entry, hot = self._hot
         route = routes.match(scope)
         if route is None:
             await super().__call__(scope, receive, send)
@@ -296,4 +391,7 @@ class HotPathApp(FastAPI):
         # as FastAPI's routes do: what wraps the routes labels metrics and log lines with the
         # route's path template
         scope["route"] = route
-        await entry(scope, receive, send)
+        if hot is not None:
+            await hot(route, scope, receive, send)
+        else:
+            await entry(scope, receive, send)

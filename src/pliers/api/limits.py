@@ -36,7 +36,9 @@ def replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-class _Refused(Exception):
+class Refused(Exception):
+    """A body the limits refuse, with the answer to give."""
+
     def __init__(self, response: Response) -> None:
         self.response = response
 
@@ -67,8 +69,8 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         try:
-            body = await self._read(scope, receive)
-        except _Refused as refused:
+            body = await self.read(scope, receive)
+        except Refused as refused:
             await refused.response(scope, receive, send)
             return
         if body is None:
@@ -76,7 +78,9 @@ class BodyLimits:
         scope[BODY] = body
         await self.app(scope, replaying(body, receive), send)
 
-    async def _read(self, scope: Scope, receive: Receive) -> bytes | None:
+    async def read(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, within the limits; None when the client left. Raises
+        :class:`Refused` with the answer (413, 408, or 400 for nesting) when it is refused."""
         deadline = asyncio.get_running_loop().time() + self.read_timeout
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
@@ -84,7 +88,7 @@ class BodyLimits:
                 int(declared) > self.max_bytes * DRAIN_FACTOR
             ):
                 # Not sent yet (or too much to wait for): refuse unread, and close.
-                raise _Refused(self._too_large(closing=True))
+                raise Refused(self._too_large(closing=True))
             await self._drain(receive, deadline)
             return None
         chunks: list[bytes] = []
@@ -101,25 +105,25 @@ class BodyLimits:
                     size += len(chunk)
                     if size > self.max_bytes:
                         if not more:
-                            raise _Refused(self._too_large(closing=False))
+                            raise Refused(self._too_large(closing=False))
                         await self._drain(receive, deadline, size)
                     chunks.append(chunk)
         except TimeoutError:
-            raise _Refused(self._too_slow()) from None
+            raise Refused(self._too_slow()) from None
         body = b"".join(chunks)
         declared_type = _header(scope, b"content-type")
         if declared_type is None or b"json" in declared_type:  # what the routes parse as JSON
             try:
                 check_depth(body, self.max_depth)
             except TooDeep as e:
-                raise _Refused(_too_deep(e)) from None
+                raise Refused(_too_deep(e)) from None
         return body
 
     async def _drain(self, receive: Receive, deadline: float, read: int = 0) -> None:
         """Read the rest of an oversized body and throw it away, then refuse it."""
         limit = self.max_bytes * DRAIN_FACTOR
         ended = await discard(receive, limit=limit, deadline=deadline, read=read)
-        raise _Refused(self._too_large(closing=not ended))
+        raise Refused(self._too_large(closing=not ended))
 
     def _too_large(self, *, closing: bool) -> Response:
         response = error(

@@ -109,20 +109,27 @@ class KeyService:
         if secret is None:
             return None
         given = tokens.digest(secret)
+        principal = self._trusted(given) or await self._look_up(secret, given, time.monotonic())
+        return None if principal is None or _expired(principal) else principal
+
+    def remembered(self, secret: str | None) -> Principal | None:
+        """What :meth:`resolve` answers for ``secret`` when that is known without the store:
+        the admin, a key remembered and still trusted, or :data:`~pliers.keys.model.LOCAL` while
+        authentication is known to be off. None otherwise (for a refused key too): ask
+        :meth:`resolve`."""
+        if not self._enabled:
+            return LOCAL if time.monotonic() < self._disabled_until else None
+        if secret is None:
+            return None
+        principal = self._trusted(tokens.digest(secret))
+        return None if principal is None or _expired(principal) else principal
+
+    def _trusted(self, given: str) -> Principal | None:
+        """The admin, or the key remembered and still trusted, by its secret's digest."""
         if self._admin is not None and tokens.same_digest(given, self._admin):
             return ADMIN
-        now = time.monotonic()
         found = self._known.get(given)
-        principal: Principal | None
-        if found is not None and found[1] > now:
-            principal = found[0]
-        else:
-            principal = await self._look_up(secret, given, now)
-            if principal is None:
-                return None
-        if principal.expires_at is not None and principal.expires_at <= time.time():
-            return None
-        return principal
+        return found[0] if found is not None and found[1] > time.monotonic() else None
 
     async def _look_up(self, secret: str, given: str, now: float) -> Principal | None:
         key_id = tokens.key_id_of(secret)
@@ -186,3 +193,7 @@ class KeyService:
         if revoked is None:
             raise KeyNotFound(f"key {key_id!r} not found")
         return revoked
+
+
+def _expired(principal: Principal) -> bool:
+    return principal.expires_at is not None and principal.expires_at <= time.time()

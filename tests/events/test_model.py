@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -129,3 +130,88 @@ def test_stored_ids_are_duplicates_only_when_every_event_matches() -> None:
         planner.plan([event(id="s", payload={"v": 2})])
     with pytest.raises(DuplicateEvent, match="whole or not at all"):
         planner.plan([stored, event(id="new")])
+
+
+#: an event whose canonical JSON meets every case of the encoding: text beyond ASCII, control
+#: characters and escapes, floats written with an exponent, big integers, keys to sort at depth
+TRICKY: dict[str, object] = {
+    "type": "form.field-changed",
+    "aggregateId": "f:1@x",
+    "sequenceNumber": 7,
+    "version": 2,
+    "timestamp": "2026-11-30T13:00:00.25+01:00",
+    "correlationId": "corr-é",
+    "causationId": "cause",
+    "metadata": {"z": [1, 2], "a": {"y": None, "b": True}},
+    "payload": {
+        "text": 'é ü 😀 \u2028 \x7f tab\t quote" back\\ slash/ ctrl\x01',
+        "floats": [1e16, 0.1, -0.0, 1e-07, 1.5e300, 123456.789, 2.0],
+        "ints": [0, -1, 2**63 - 1, 2**70, -(2**80)],
+        "nested": {"b": {"d": [], "c": {}}, "a": [{"y": 1, "x": 2}], "B": False, "é": "k"},
+    },
+}
+PLAIN: dict[str, object] = {
+    "type": "bench.published",
+    "aggregateId": "batch-1",
+    "payload": {"formId": "form-1"},
+}
+
+
+@pytest.mark.parametrize("parse", ["json", "python"])
+def test_fingerprints_are_the_digests_already_stored(parse: str) -> None:
+    """Stored fingerprints decide duplicate or conflict for a re-sent event: the digest of the
+    same event never changes, whatever computes it."""
+
+    def fingerprints(raw: dict[str, object]) -> tuple[str, str]:
+        e = (
+            NewEvent.model_validate_json(json.dumps(raw))
+            if parse == "json"
+            else NewEvent.model_validate(raw)
+        )
+        return e.fingerprint(), e.stamped("key-1", "req-1").fingerprint()
+
+    assert fingerprints(TRICKY) == (
+        "13c1b7dd9d59ae768832fe0aae816dbb5f4aee1a71bc8fc0956b23d4b3f519ed",
+        "d473e8ac6cad729f2049cff534cc24780256b97dd6a05fb1f6effda71d2cbdea",
+    )
+    assert fingerprints(PLAIN) == (
+        "d67f2b5f2beffc6a06140a5d4a9ea04de6714f7b7fbf3a4661c935118925a991",
+        "12c6336995fa48d5c231c6c32b0e9025cb9ee8a1bdc9810feabfa20b115a0b52",
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"correlationId": "client"},
+        {"correlationId": None},
+        {"metadata": {"actor": "forged", "k": [1]}, "causationId": "c"},
+        TRICKY,
+    ],
+)
+@pytest.mark.parametrize("request_id", ["req-1", None])
+def test_a_stamped_event_is_the_copy_pydantic_makes(
+    fields: dict[str, object], request_id: str | None
+) -> None:
+    """Stamping gives what ``model_copy`` gives (fields, set fields, fingerprint), and leaves the
+    event it stamps as it was."""
+    given = NewEvent.model_validate_json(json.dumps({**PLAIN, **fields}))
+    before = given.model_copy(deep=True)
+    update: dict[str, object] = {"metadata": {**given.metadata, "actor": "key-1"}}
+    if request_id is not None and given.correlation_id is None:
+        update["correlation_id"] = request_id
+    expected = given.model_copy(update=update)
+    if "correlation_id" in update:
+        expected.model_fields_set.discard("correlation_id")
+
+    stamped = given.stamped("key-1", request_id)
+
+    assert type(stamped) is NewEvent
+    assert stamped == expected
+    assert stamped.model_fields_set == expected.model_fields_set
+    assert stamped.model_dump(exclude_unset=True) == expected.model_dump(exclude_unset=True)
+    assert stamped.fingerprint() == expected.fingerprint()
+    assert stamped.metadata["actor"] == "key-1"
+    assert given == before
+    assert given.model_fields_set == before.model_fields_set

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -215,3 +216,28 @@ def test_a_stamped_event_is_the_copy_pydantic_makes(
     assert stamped.metadata["actor"] == "key-1"
     assert given == before
     assert given.model_fields_set == before.model_fields_set
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        TRICKY["payload"],
+        {"deep": [[[{"b": 1, "a": [0.5, -2.5e-8, 7e22]}]]], "": "", "\x1fk": "\ud7ff\ue000"},
+        {"n": 10**30, "f": 1e15, "g": 1e16, "h": 9007199254740993.0, "t": True, "z": None},
+    ],
+)
+def test_a_fingerprint_digests_the_sorted_compact_json_of_the_event(
+    payload: dict[str, object],
+) -> None:
+    e = event(payload=payload, metadata={"m": "é"}, causationId="c")
+    content = {
+        "type": "test.event",
+        "aggregateId": "a",
+        "aggregateType": "test",
+        "version": 1,
+        "metadata": {"m": "é"},
+        "payload": payload,
+        "causationId": "c",
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert e.fingerprint() == hashlib.sha256(text.encode()).hexdigest()

@@ -52,6 +52,32 @@ async def test_concurrent_appends_succeed_or_fail_each_on_their_own(store: Event
     assert await store.read_aggregate("other") == []
 
 
+async def test_concurrent_appends_numbered_by_the_store_answer_each_its_own(
+    store: EventStore,
+) -> None:
+    """Appends that name no id or number, written in one group: each request is answered with
+    its own events, in its order, numbered after the events before them in the group."""
+    requests = [
+        [event(f"n{i % 3}", payload={"request": i, "n": n}) for n in range(i % 4 + 1)]
+        for i in range(30)
+    ]
+    outcomes = await asyncio.gather(*(store.append(r) for r in requests))
+    stored = {e.id: e for a in ("n0", "n1", "n2") for e in await store.read_aggregate(a)}
+    assert len(stored) == sum(len(r) for r in requests)
+    for events, results in zip(requests, outcomes, strict=True):
+        assert len(results) == len(events)
+        for given, result in zip(events, results, strict=True):
+            kept = stored[result.event_id]
+            assert (kept.aggregate_id, kept.payload) == (given.aggregate_id, given.payload)
+            assert (kept.sequence_number, kept.position) == (
+                result.sequence_number,
+                result.position,
+            )
+    for a in ("n0", "n1", "n2"):
+        numbers = [e.sequence_number for e in await store.read_aggregate(a)]
+        assert numbers == list(range(1, len(numbers) + 1))
+
+
 async def test_transaction_rolls_back_appends_when_the_block_fails(store: EventStore) -> None:
     async def append_then_fail() -> None:
         async with store.transaction() as tx:

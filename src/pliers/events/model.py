@@ -180,7 +180,7 @@ class NewEvent(_Wire):
         content: dict[str, Any] = {
             "type": self.type,
             "aggregateId": self.aggregate_id,
-            "aggregateType": self.aggregate_type or self.type.split(".", 1)[0],
+            "aggregateType": self.effective_aggregate_type,
             "version": self.version,
             "metadata": self.metadata,
             "payload": self.payload,

@@ -76,22 +76,21 @@ _APPEND_ROWS = (
 )
 
 
-def _numbered_row(row: Row) -> dict[str, Any]:
-    """``row`` as :data:`_APPEND_ROWS` takes it, with its offset in ``sequence_number``."""
-    e = row.event
+def _numbered_row(event: NewEvent, event_id: str, offset: int) -> dict[str, Any]:
+    """``event`` as :data:`_APPEND_ROWS` takes it, with its offset in its aggregate's events."""
     return {
-        "id": row.id,
-        "type": e.type,
-        "aggregate_id": e.aggregate_id,
-        "aggregate_type": row.aggregate_type,
-        "off": row.sequence_number,
-        "version": e.version,
-        "ts": e.timestamp,
-        "correlation_id": e.correlation_id,
-        "causation_id": e.causation_id,
-        "metadata": e.metadata,
-        "payload": e.payload,
-        "fp": row.fingerprint,
+        "id": event_id,
+        "type": event.type,
+        "aggregate_id": event.aggregate_id,
+        "aggregate_type": event.effective_aggregate_type,
+        "off": offset,
+        "version": event.version,
+        "ts": event.timestamp,
+        "correlation_id": event.correlation_id,
+        "causation_id": event.causation_id,
+        "metadata": event.metadata,
+        "payload": event.payload,
+        "fp": event.fingerprint(),
     }
 
 
@@ -212,30 +211,27 @@ async def append_numbered(
     the caller plans the append itself.
     """
     offsets: dict[str, int] = {}
-    planned: list[list[Row]] = []
-    ids = iter(new_event_ids(sum(len(events) for events in requests)))
-    for events in requests:
-        rows = []
-        for e in events:
-            # numbered from 1 per aggregate across the group: the store adds the head
-            offsets[e.aggregate_id] = offset = offsets.get(e.aggregate_id, 0) + 1
-            rows.append(Row(e, next(ids), e.effective_aggregate_type, offset, e.fingerprint()))
-        planned.append(rows)
+    ids = new_event_ids(sum(len(events) for events in requests))
+    rows: list[dict[str, Any]] = []
+    for event_id, e in zip(ids, (e for events in requests for e in events), strict=True):
+        # numbered from 1 per aggregate across the group: the store adds the head
+        offsets[e.aggregate_id] = offset = offsets.get(e.aggregate_id, 0) + 1
+        rows.append(_numbered_row(e, event_id, offset))
     # the group as one JSON document (migration 0009): a 1,000-event batch is stored in 27 ms,
     # where a column of each field, twelve arrays, took 33 ms
-    inserted = await conn.fetch(
-        _APPEND_ROWS, [_numbered_row(row) for rows in planned for row in rows]
-    )
+    inserted = await conn.fetch(_APPEND_ROWS, rows)
     if not inserted:
         return None
     stored = {r[0]: (r[1], r[2], r[3]) for r in inserted}
     outcomes: list[Appended] = []
-    for rows in planned:
+    start = 0
+    for events in requests:
         results = []
-        for row in rows:
-            position, recorded_at, sequence_number = stored[row.id]
-            results.append(AppendResult(row.id, sequence_number, position, recorded_at))
+        for event_id in ids[start : start + len(events)]:
+            position, recorded_at, sequence_number = stored[event_id]
+            results.append(AppendResult(event_id, sequence_number, position, recorded_at))
         outcomes.append(results)
+        start += len(events)
     return outcomes
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+from itertools import accumulate
 from typing import Any
 
 import pytest
@@ -33,3 +35,31 @@ def test_deep_documents_are_refused_and_shallow_ones_pass() -> None:
         check_depth("[" * 65 + "]" * 65, 64)
     with pytest.raises(TooDeep):
         check_depth(b"[" * 100_000, 64)
+
+
+def _reference_depth(document: bytes) -> int:
+    """The highest running count (opening +1, closing -1) of the brackets outside strings,
+    found by splitting the text at each quote; 0 without brackets."""
+    skeleton = document.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside = b"".join(skeleton.split(b'"')[::2])
+    levels = list(accumulate(1 if b in b"[{" else -1 for b in outside if b in b"[]{}"))
+    return max(levels, default=0)
+
+
+def test_depth_and_the_check_agree_with_a_plain_count_on_any_text() -> None:
+    """Well-formed or not: the same depth, and a refusal exactly when it passes the limit."""
+    rng = random.Random(20261130)
+    alphabet = b'[]{}"\\ab,:'
+    documents = [bytes(rng.choice(alphabet) for _ in range(rng.randrange(60))) for _ in range(4000)]
+    for value in ([[{"a": "]]"}]], {"x": [[[[]]], [[]]]}, [{"s": '\\"', "t": "{["}] * 5):
+        documents.append(json.dumps(value).encode())
+    documents += [b"[" * n + b"]" * n for n in range(8)] + [b"[{" * 4 + b"}]" * 3]
+    for document in documents:
+        expected = _reference_depth(document)
+        assert depth(document) == expected, document
+        for limit in range(6):
+            if expected > limit:
+                with pytest.raises(TooDeep):
+                    check_depth(document, limit)
+            else:
+                check_depth(document, limit)

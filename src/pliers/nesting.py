@@ -28,13 +28,28 @@ def depth(document: bytes) -> int:
 
     Malformed JSON gets some number; the parser refuses it afterwards anyway.
     """
+    return max(accumulate(map(_STEP.__getitem__, _brackets(document))), default=0)
+
+
+def _brackets(document: bytes) -> bytes:
+    """The brackets of ``document`` that are outside strings, in order."""
     # Escaped backslashes go first, so that what is left of an escaped quote is always ``\"``;
     # then every other quote opens or closes a string, and brackets inside strings drop out
     # with the odd pieces. All of it runs in C: about 10 ms for a MiB of small objects, a
     # quarter of what parsing the same MiB costs.
     skeleton = document.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOISE)
-    brackets = b"".join(skeleton.split(b'"')[::2])
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    # A string without brackets leaves an empty pair of quotes, which fall on a string's own
+    # opening and closing quotes as long as every run of quotes before them was even. When no
+    # quote is left, every string was such a pair: the odd pieces are all empty, and the
+    # document is not split into a piece per string.
+    brackets = skeleton.replace(b'""', b"")
+    if b'"' in brackets:
+        brackets = b"".join(skeleton.split(b'"')[::2])
+    return brackets
+
+
+#: ``[`` and ``]`` written as ``{`` and ``}``: the kind of bracket does not change a depth.
+_ONE_KIND = bytes.maketrans(b"[]", b"{}")
 
 
 def check_depth(document: bytes | str, limit: int) -> None:
@@ -44,5 +59,16 @@ def check_depth(document: bytes | str, limit: int) -> None:
     # C-speed passes over the bytes and no Python loop.
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return
-    if depth(raw) > limit:
+    # Each removal of every adjacent ``{}`` takes the innermost level off balanced brackets:
+    # empty within ``limit`` rounds, they nest no deeper than that. A pass over the brackets
+    # in C per level, where counting them is a Python call per bracket.
+    brackets = _brackets(raw).translate(_ONE_KIND)
+    for _ in range(limit):
+        peeled = brackets.replace(b"{}", b"")
+        if not peeled:
+            return
+        if len(peeled) == len(brackets):
+            break
+        brackets = peeled
+    if depth(raw) > limit:  # deeper, or unbalanced: the count decides
         raise TooDeep(limit)

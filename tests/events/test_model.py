@@ -16,6 +16,7 @@ from pliers.events.model import (
     NewEvent,
     decode_cursor,
     encode_cursor,
+    format_time,
     new_event_ids,
 )
 from pliers.events.sequencing import AppendPlanner, Duplicate, Inspection, StoredRef, ToInsert
@@ -226,18 +227,38 @@ def test_a_stamped_event_is_the_copy_pydantic_makes(
         {"n": 10**30, "f": 1e15, "g": 1e16, "h": 9007199254740993.0, "t": True, "z": None},
     ],
 )
+@pytest.mark.parametrize(
+    "optional",
+    [
+        {},
+        {"aggregateType": "Agg é"},
+        {"causationId": "c"},
+        {"correlationId": 'k"r'},
+        {"sequenceNumber": 2**63 - 1},
+        {"timestamp": "2026-11-30T13:00:00+01:00"},
+        {
+            "causationId": "c",
+            "correlationId": "r",
+            "sequenceNumber": 3,
+            "timestamp": "2026-01-01T00:00:00Z",
+        },
+    ],
+)
 def test_a_fingerprint_digests_the_sorted_compact_json_of_the_event(
-    payload: dict[str, object],
+    payload: dict[str, object], optional: dict[str, object]
 ) -> None:
-    e = event(payload=payload, metadata={"m": "é"}, causationId="c")
+    e = event("a", payload=payload, metadata={"m": "é", "a": [1.5]}, version=3, **optional)
     content = {
         "type": "test.event",
         "aggregateId": "a",
-        "aggregateType": "test",
-        "version": 1,
-        "metadata": {"m": "é"},
+        "aggregateType": optional.get("aggregateType", "test"),
+        "version": 3,
+        "metadata": {"m": "é", "a": [1.5]},
         "payload": payload,
-        "causationId": "c",
+        **{k: v for k, v in optional.items() if k != "aggregateType"},
     }
+    if "timestamp" in optional:
+        assert e.timestamp is not None
+        content["timestamp"] = format_time(e.timestamp)
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert e.fingerprint() == hashlib.sha256(text.encode()).hexdigest()

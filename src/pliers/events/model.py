@@ -109,6 +109,9 @@ def _canonical_encoder() -> Callable[[Any], str]:
 
 
 _canonical = _canonical_encoder()
+#: a string and an integer as _CANONICAL writes them
+_string = json.encoder.encode_basestring
+_integer = int.__repr__
 
 
 #: byte -> byte with a UUID's version (4) and variant (RFC 4122) bits set, for ``translate``
@@ -177,23 +180,22 @@ class NewEvent(_Wire):
         ``expectedVersion`` is left out on purpose: a retry of a stored event is a duplicate even
         though the aggregate has moved on since.
         """
-        content: dict[str, Any] = {
-            "type": self.type,
-            "aggregateId": self.aggregate_id,
-            "aggregateType": self.effective_aggregate_type,
-            "version": self.version,
-            "metadata": self.metadata,
-            "payload": self.payload,
-        }
-        if self.sequence_number is not None:
-            content["sequenceNumber"] = self.sequence_number
-        if self.timestamp is not None:
-            content["timestamp"] = format_time(self.timestamp)
-        if self.correlation_id is not None and "correlation_id" in self.__pydantic_fields_set__:
-            content["correlationId"] = self.correlation_id
+        # The canonical JSON of an object of the fields below (see _CANONICAL). Its keys are
+        # written here in their sorted order and only metadata and payload go through the
+        # encoder: sorting and encoding the outer object there cost as much as all the rest.
+        text = ['{"aggregateId":', _string(self.aggregate_id)]
+        text += (',"aggregateType":', _string(self.effective_aggregate_type))
         if self.causation_id is not None:
-            content["causationId"] = self.causation_id
-        return hashlib.sha256(_canonical(content).encode("utf-8")).hexdigest()
+            text += (',"causationId":', _string(self.causation_id))
+        if self.correlation_id is not None and "correlation_id" in self.__pydantic_fields_set__:
+            text += (',"correlationId":', _string(self.correlation_id))
+        text += (',"metadata":', _canonical(self.metadata), ',"payload":', _canonical(self.payload))
+        if self.sequence_number is not None:
+            text += (',"sequenceNumber":', _integer(self.sequence_number))
+        if self.timestamp is not None:
+            text += (',"timestamp":', _string(format_time(self.timestamp)))
+        text += (',"type":', _string(self.type), ',"version":', _integer(self.version), "}")
+        return hashlib.sha256("".join(text).encode("utf-8")).hexdigest()
 
     def stamped(self, actor: str, request_id: str | None) -> NewEvent:
         """This event with ``metadata.actor`` set to ``actor``, and ``request_id`` as its

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             return
         started = await Runtime.start(settings)
         app.state.runtime = started
+        # What is alive now (modules, the app and its schemas, the runtime) lives as long as the
+        # process: out of the collector's sight, its full collections no longer walk all of it.
+        gc.freeze()
         goodbye.install(asyncio.get_running_loop())
         sampler = asyncio.create_task(
             metrics_api.sample_forever(started, settings.metrics_sample_seconds),

@@ -68,9 +68,14 @@ def act_as(who: Principal) -> None:
 
     The middleware restores what it set when the request ends.
     """
-    before = current.get()
-    current.set(RequestContext(before.request_id if before else None, actor=who.actor))
+    current.set(_context_of(who))
     principal.set(who)
+
+
+def _context_of(who: Principal) -> RequestContext:
+    """The request's context with ``who`` as its actor."""
+    before = current.get()
+    return RequestContext(before.request_id if before else None, actor=who.actor)
 
 
 class Authentication:
@@ -122,10 +127,7 @@ class Acting:
     __slots__ = ("_context", "_who")
 
     def __init__(self, scope: Scope, found: Principal) -> None:
-        before = current.get()
-        self._context = current.set(
-            RequestContext(before.request_id if before else None, actor=found.actor)
-        )
+        self._context = current.set(_context_of(found))
         self._who = principal.set(found)
         scope[ACTOR] = found.actor
 

@@ -373,7 +373,7 @@ class HotPathApp(FastAPI):
         routes = HotRoutes(layer)
         above.app = routes
         entry = entry or routes
-        self._hot = (routes, entry, HotPath.standing_in(own, entry) if own else None)
+        self._hot = (routes, entry, HotPath.standing_in(own, entry))
         return stack
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

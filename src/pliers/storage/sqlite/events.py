@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -50,6 +51,7 @@ _INSERT = (
 )
 #: rows per INSERT statement: 13 variables each, within SQLite's default limit of 32,766
 _ROWS_PER_INSERT = 1000
+log = logging.getLogger(__name__)
 #: Per request: its results, or the error that refused it.
 Appended = list[AppendResult] | PliersError
 
@@ -229,21 +231,79 @@ async def _append(conn: aiosqlite.Connection, events: Sequence[NewEvent]) -> lis
     return outcome
 
 
+def _busy(e: sqlite3.OperationalError) -> bool:
+    """Whether ``e`` says another connection holds the write lock (SQLITE_BUSY)."""
+    return e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+
+
+class Checkpoints:
+    """Copies the write-ahead log back into the database file, on the connection's thread.
+
+    The connection that commits groups on the event loop never checkpoints itself
+    (``wal_autocheckpoint=0``): a checkpoint syncs the file to disk, which would stall every
+    request meanwhile. After every ``COMMITS`` commits or ``ROWS`` rows, whichever comes first,
+    a passive checkpoint runs on the thread of an aiosqlite connection instead; it copies what
+    no reader still needs and never waits for a lock.
+    """
+
+    COMMITS = 100
+    ROWS = 1000
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._commits = 0
+        self._rows = 0
+        self._running: asyncio.Task[None] | None = None
+
+    def committed(self, rows: int) -> None:
+        """Count a commit of ``rows`` rows; start a checkpoint when enough have gathered."""
+        self._commits += 1
+        self._rows += rows
+        due = self._commits >= self.COMMITS or self._rows >= self.ROWS
+        if due and (self._running is None or self._running.done()):
+            self._commits = self._rows = 0
+            self._running = asyncio.create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        try:
+            await self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except (sqlite3.Error, ValueError) as e:  # a closed connection raises ValueError
+            log.warning("SQLite checkpoint failed; the next commits try again: %s", e)
+
+    async def close(self) -> None:
+        """Wait for a checkpoint under way."""
+        if self._running is not None:
+            await self._running
+
+
 class AppendGroups:
     """Appends from concurrent callers share one write transaction and one commit.
 
     SQLite has one writer at a time, so appends take turns anyway; taking them one request at a
-    time paid a transaction, and a round trip to the connection's thread for every statement,
-    per request. Callers queue their request instead (a :class:`GroupCommit`), and one writer
-    stores everything queued in a single transaction, in one call on the connection's thread:
+    time paid a transaction per request. Callers queue their request instead (a
+    :class:`GroupCommit`), and one writer stores everything queued in a single transaction:
     begin, one inspection, one insert, commit. Each request still succeeds or fails on its own.
+
+    A group is written on the event loop, with a connection of its own (``direct``): the
+    statements of a group hold the GIL for most of their time anyway, and a hop to a
+    connection's thread and back cost more than the write. That connection never waits for a
+    lock: when another process holds the file's write lock, ``BEGIN IMMEDIATE`` fails at once
+    and the group is written on the aiosqlite connection's thread instead, which waits up to
+    the lock timeout without stalling the loop.
     """
 
     MAX_EVENTS = 2000
 
-    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        lock: asyncio.Lock,
+        direct: sqlite3.Connection,
+    ) -> None:
         self._conn = conn
         self._lock = lock
+        self._direct = direct
+        self.checkpoints = Checkpoints(conn)
         self._groups: GroupCommit[Sequence[NewEvent], list[AppendResult]] = GroupCommit(
             self._write, self._next_group
         )
@@ -257,7 +317,15 @@ class AppendGroups:
     async def _write(self, requests: list[Sequence[NewEvent]]) -> list[Appended]:
         with metrics.append_group(len(requests)):
             async with translated(), self._lock:
-                return await _on_thread(self._conn, _commit_group, requests)
+                try:
+                    outcomes = _commit_group(self._direct, requests)
+                except sqlite3.OperationalError as e:
+                    if not _busy(e):
+                        raise
+                    # another process writes: wait for its lock on the thread, not on the loop
+                    return await _on_thread(self._conn, _commit_group, requests)
+                self.checkpoints.committed(sum(map(len, requests)))
+                return outcomes
 
 
 class SqliteTransaction:
@@ -275,6 +343,21 @@ class SqliteTransaction:
 
 #: seconds a statement waits for another connection's write lock (``PLIERS_DB_TIMEOUT``)
 DEFAULT_LOCK_TIMEOUT = 5.0
+
+
+def _open_direct(path: Path) -> sqlite3.Connection:
+    """The connection that writes groups on the event loop: it never waits for a lock and never
+    checkpoints (see :class:`AppendGroups` and :class:`Checkpoints`)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA busy_timeout=0")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA wal_autocheckpoint=0")
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 async def _open(path: Path, lock_timeout: float) -> aiosqlite.Connection:
@@ -328,11 +411,17 @@ class SqliteEventStore(SqlEventStore):
             f"(SELECT {_WIRE} AS event FROM events {where}) w"
         )
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        direct: sqlite3.Connection,
+    ) -> None:
         self._writer = writer
         self._reader = reader
+        self._direct = direct
         self._write_lock = asyncio.Lock()
-        self._group = AppendGroups(writer, self._write_lock)
+        self._group = AppendGroups(writer, self._write_lock, direct)
 
     @classmethod
     async def connect(
@@ -349,13 +438,15 @@ class SqliteEventStore(SqlEventStore):
                 path.parent.mkdir(parents=True, exist_ok=True)
             opened.append(await _open(path, lock_timeout))
             opened.append(await _open(path, lock_timeout))
+            direct = _open_direct(path)  # after the writer has put the file in WAL mode
         except BaseException as e:
             for conn in opened:
                 await conn.close()  # its thread would keep the process alive
             if isinstance(e, OSError | sqlite3.Error):
                 raise ServiceUnavailable(f"cannot open SQLite database {str(path)!r}: {e}") from e
             raise
-        store = cls(*opened)
+        writer, reader = opened
+        store = cls(writer, reader, direct)
         if migrate:
             await store.migrate_or_close()
         return store
@@ -422,6 +513,8 @@ class SqliteEventStore(SqlEventStore):
             return list(await cursor.fetchall())
 
     async def close(self) -> None:
+        await self._group.checkpoints.close()
+        self._direct.close()
         await self._reader.close()
         await self._writer.close()
 

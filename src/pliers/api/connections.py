@@ -14,6 +14,9 @@ in uvicorn's protocol (its httptools one, subclassed), not in a middleware:
   of ``PLIERS_ALLOWED_HOSTS`` (any port) are answered; another gets 421 ``HOST_NOT_ALLOWED``, so
   a web page whose name was rebound to 127.0.0.1 cannot use the API from a browser.
 
+It also sends a response's head with the first part of its body in one system call
+(:class:`OneWrite`): uvicorn writes them apart, two ``send`` calls per response.
+
 A WebSocket upgrade leaves this count when the connection becomes a WebSocket: the stream
 counts its connections itself (``PLIERS_STREAM_MAX_CONNECTIONS_PER_CLIENT``).
 """
@@ -152,7 +155,10 @@ class GuardedHTTP(HttpToolsProtocol):
         self._head_begun = False
         refusal = self._refusal or self._host_refusal()
         if refusal is None:
+            before = self.cycle
             super().on_headers_complete()
+            if self.cycle is not before:  # an upgrade request starts no cycle
+                self.cycle.transport = OneWrite(self.transport, self.loop)  # type: ignore[assignment]
             return
         app, self.app = self.app, _answering(refusal)
         try:
@@ -213,6 +219,46 @@ class GuardedHTTP(HttpToolsProtocol):
             )
             self.transport.write(_raw(late))
         self.transport.close()
+
+
+class OneWrite:
+    """A response's transport that holds the first write (the head) until the next one comes
+    (the first part of the body) and sends both with one ``writelines``; a head alone (a stream
+    waiting for its first part, a 100 Continue) leaves on the loop's next turn. Every other
+    attribute is the connection's transport.
+    """
+
+    __slots__ = ("_held", "_loop", "_passing", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._passing = False
+
+    def write(self, data: bytes) -> None:
+        if self._passing:
+            self._transport.write(data)
+        elif self._held is None:
+            self._held = data
+            self._loop.call_soon(self._flush)
+        else:
+            held, self._held, self._passing = self._held, None, True
+            self._transport.writelines((held, data))
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._passing = True
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _refusal(refused: PliersError) -> Response:
